@@ -1,0 +1,32 @@
+# pg_wf — built with PGXS
+EXTENSION  = pg_wf
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" pg_wf.control)
+MODULE_big = pg_wf
+OBJS       = src/pg_wf.o src/wf_json.o src/wf_expr.o src/wf_def.o \
+             src/wf_engine.o src/wf_queue.o src/wf_store.o
+DATA       = $(wildcard sql/pg_wf--*.sql)
+SHLIB_LINK = -ljansson
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter \
+             -Wno-missing-field-initializers -Wno-sign-compare
+
+# pg_regress suites: sql/<name>.sql, expected/<name>.out (run in this order)
+REGRESS      = setup define linear diamond failure dataflow complete_errors
+REGRESS_OPTS = --inputdir=.
+# isolation specs: test/specs/<name>.spec, test/expected/<name>.out
+ISOLATION      = claim_race join_race duplicate_completion
+ISOLATION_OPTS = --inputdir=test
+
+# No JIT bitcode: it needs clang, and the engine gains nothing from it.
+override with_llvm = no
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Each suite on its own, so that one failure does not hide the others.
+.PHONY: installcheck-regress installcheck-isolation demo
+installcheck-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+installcheck-isolation:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)

@@ -1,0 +1,166 @@
+/* pg_wf 0.1: workflows inside PostgreSQL */
+\echo Use "CREATE EXTENSION pg_wf" to load this file. \quit
+
+/*
+ * Tables live in schema wf; the SQL functions in the schema the extension
+ * is created in. Every engine transaction touches one execution, and every
+ * row carries its execution_id.
+ */
+CREATE SCHEMA wf;
+COMMENT ON SCHEMA wf IS 'pg_wf: workflow definitions, executions, tasks (the queue) and history';
+
+CREATE TABLE wf.workflow (
+    name        text        NOT NULL,
+    version     integer     NOT NULL CHECK (version > 0),
+    definition  jsonb       NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    created_by  name        NOT NULL DEFAULT session_user,
+    PRIMARY KEY (name, version)
+);
+COMMENT ON TABLE wf.workflow IS 'Workflow definitions, one row per version; immutable once stored';
+
+CREATE TABLE wf.execution (
+    id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workflow    text        NOT NULL,
+    version     integer     NOT NULL,
+    state       text        NOT NULL DEFAULT 'running'
+                CHECK (state IN ('running', 'succeeded', 'failed', 'cancelled')),
+    input       jsonb       NOT NULL DEFAULT '{}',
+    vars        jsonb       NOT NULL DEFAULT '{}',
+    output      jsonb,
+    error       jsonb,
+    active      integer     NOT NULL DEFAULT 0 CHECK (active >= 0),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    FOREIGN KEY (workflow, version) REFERENCES wf.workflow (name, version)
+) WITH (fillfactor = 90);
+COMMENT ON TABLE wf.execution IS 'Workflow executions';
+COMMENT ON COLUMN wf.execution.active IS 'Engine bookkeeping: tasks of this execution that are ready or running';
+
+CREATE INDEX execution_workflow_idx ON wf.execution (workflow, version);
+
+CREATE TABLE wf.task (
+    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    execution_id bigint      NOT NULL REFERENCES wf.execution (id),
+    name         text        NOT NULL,
+    action       text        NOT NULL,
+    queue        text        NOT NULL,
+    state        text        NOT NULL DEFAULT 'ready'
+                 CHECK (state IN ('ready', 'running', 'succeeded', 'failed', 'cancelled', 'skipped')),
+    attempt      integer     NOT NULL DEFAULT 0,
+    input        jsonb       NOT NULL DEFAULT '{}',
+    result       jsonb,
+    error        jsonb,
+    runner       text,
+    token_hash   bytea,
+    not_before   timestamptz NOT NULL DEFAULT now(),
+    lease_until  timestamptz,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    started_at   timestamptz,
+    finished_at  timestamptz,
+    UNIQUE (execution_id, name)
+) WITH (fillfactor = 80);
+COMMENT ON TABLE wf.task IS 'Tasks of executions; the ready ones are the queue (wf_claim)';
+COMMENT ON COLUMN wf.task.token_hash IS 'SHA-256 of the current attempt''s token; the token itself is never stored';
+
+-- The claim query: ready tasks of one queue, oldest first.
+CREATE INDEX task_ready_idx ON wf.task (queue, not_before, id) WHERE state = 'ready';
+
+-- Joins waiting for more of their inbound edges (deleted when they fire).
+CREATE TABLE wf.join_state (
+    execution_id bigint  NOT NULL REFERENCES wf.execution (id),
+    task         text    NOT NULL,
+    arrived      integer NOT NULL,
+    PRIMARY KEY (execution_id, task)
+);
+
+-- History: every state change of an execution (task IS NULL) or a task.
+CREATE TABLE wf.event (
+    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    execution_id bigint      NOT NULL,
+    task_id      bigint,
+    task         text,
+    state        text        NOT NULL,
+    at           timestamptz NOT NULL DEFAULT clock_timestamp(),
+    actor        name        NOT NULL DEFAULT session_user,
+    detail       jsonb
+);
+COMMENT ON TABLE wf.event IS 'History: every state change of an execution (task IS NULL) or of a task';
+CREATE INDEX event_execution_idx ON wf.event (execution_id, id);
+
+-- Definitions are immutable per version: running executions depend on them.
+CREATE FUNCTION wf.forbid_update() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION 'workflow definitions are immutable'
+        USING ERRCODE = 'WF001',
+              HINT = 'Store a new version with wf_define().';
+END
+$$;
+CREATE TRIGGER workflow_immutable BEFORE UPDATE ON wf.workflow
+    FOR EACH ROW EXECUTE FUNCTION wf.forbid_update();
+
+/* ---------------------------------------------------------------------
+ * Functions. Those that write engine state are SECURITY DEFINER with a
+ * pinned search_path; EXECUTE is revoked from PUBLIC and granted to roles.
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION wf_define(definition jsonb) RETURNS integer
+AS 'MODULE_PATHNAME', 'wf_define'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_define(jsonb) IS 'Validate and store a workflow definition; returns its version';
+
+CREATE FUNCTION wf_start(workflow text, input jsonb DEFAULT '{}') RETURNS bigint
+AS 'MODULE_PATHNAME', 'wf_start'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_start(text, jsonb) IS 'Start an execution of the newest version of a workflow; returns its id';
+
+CREATE FUNCTION wf_claim(queue text DEFAULT 'default', max_tasks integer DEFAULT 1,
+                         lease interval DEFAULT '5 minutes', runner text DEFAULT NULL)
+RETURNS TABLE (task_id bigint, execution_id bigint, task text, action text,
+               input jsonb, attempt integer, token text)
+AS 'MODULE_PATHNAME', 'wf_claim'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+ROWS 1;
+COMMENT ON FUNCTION wf_claim(text, integer, interval, text) IS 'Claim up to max_tasks ready tasks of a queue (SKIP LOCKED); each with a fresh token';
+
+CREATE FUNCTION wf_task_complete(task_id bigint, status text, result jsonb DEFAULT NULL,
+                                 token text DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_task_complete'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_task_complete(bigint, text, jsonb, text) IS 'Report a task''s outcome (success or error); returns the task''s state';
+
+/* ---------------------------------------------------------------------
+ * Roles. Roles are cluster-wide, so they are created only if missing and
+ * outlive DROP EXTENSION.
+ *   wf_admin    defines and starts workflows, reads every table
+ *   wf_runner   claims and completes tasks
+ *   wf_callback completes tasks (third parties calling back)
+ * --------------------------------------------------------------------- */
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['wf_admin', 'wf_runner', 'wf_callback'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Nobody but these roles may drive the engine.
+REVOKE ALL ON FUNCTION wf_define(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_start(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_claim(text, integer, interval, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_task_complete(bigint, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf.forbid_update() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION wf_define(jsonb) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_start(text, jsonb) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_claim(text, integer, interval, text) TO wf_admin, wf_runner;
+GRANT EXECUTE ON FUNCTION wf_task_complete(bigint, text, jsonb, text) TO wf_admin, wf_runner, wf_callback;
+
+GRANT USAGE ON SCHEMA wf TO wf_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA wf TO wf_admin;

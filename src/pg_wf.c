@@ -1,0 +1,27 @@
+/*
+ * pg_wf.c — module entry point.
+ *
+ * The engine is spread one concern per file:
+ *   wf_json.c    definition parsing and validation (jansson)
+ *   wf_expr.c    jsonpath expressions and templates
+ *   wf_def.c     wf_define() and the compiled-graph cache
+ *   wf_engine.c  wf_start(), wf_task_complete(): the state machine
+ *   wf_queue.c   wf_claim(), tokens, NOTIFY
+ *   wf_store.c   SPI plans and the history buffer
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#include "pg_wf.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	wf_json_init();
+	wf_def_init();
+}

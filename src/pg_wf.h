@@ -1,0 +1,114 @@
+/*
+ * pg_wf.h — declarations shared by pg_wf's C files.
+ *
+ * This header must stay free of jansson: jansson.h clashes with
+ * PostgreSQL's own JSON headers (json_object, json_typeof), so jansson is
+ * used only inside wf_json.c, which exchanges plain C structs through here.
+ */
+#ifndef PG_WF_H
+#define PG_WF_H
+
+#include "postgres.h"
+#include "utils/memutils.h"
+
+/* ---------------------------------------------------------------------
+ * SQLSTATEs (class WF). Documented in README.md, "Error codes".
+ * ---------------------------------------------------------------------
+ */
+#define ERRCODE_WF_INVALID_DEFINITION	MAKE_SQLSTATE('W','F','0','0','1')
+#define ERRCODE_WF_UNKNOWN_WORKFLOW		MAKE_SQLSTATE('W','F','0','0','2')
+#define ERRCODE_WF_INVALID_INPUT		MAKE_SQLSTATE('W','F','0','0','3')
+#define ERRCODE_WF_UNKNOWN_TASK			MAKE_SQLSTATE('W','F','0','0','4')
+#define ERRCODE_WF_TOKEN_MISMATCH		MAKE_SQLSTATE('W','F','0','0','5')
+#define ERRCODE_WF_TASK_NOT_RUNNING		MAKE_SQLSTATE('W','F','0','0','6')
+#define ERRCODE_WF_CONFLICTING_COMPLETION MAKE_SQLSTATE('W','F','0','0','7')
+
+/* Limits, enforced at wf_define and documented in README.md. */
+#define WF_MAX_DEFINITION_BYTES	(1024 * 1024)
+#define WF_MAX_TASKS			10000
+#define WF_MAX_NAME_LEN			63
+#define WF_MAX_ACTION_LEN		200
+#define WF_MAX_QUEUE_LEN		56	/* "wf_" + queue fits in a NOTIFY channel */
+#define WF_MAX_EXPR_LEN			8192
+#define WF_MAX_CLAIM			1000
+
+#define WF_DEFAULT_QUEUE		"default"
+
+/* ---------------------------------------------------------------------
+ * Compiled workflow graph (wf_json.c builds it, wf_expr.c compiles its
+ * expressions, wf_def.c caches it per backend).
+ * ---------------------------------------------------------------------
+ */
+
+/* One jsonpath expression found in a template. */
+typedef struct WfExpr
+{
+	char	   *text;			/* jsonpath source, as written */
+	Datum		path;			/* compiled jsonpath (wf_expr_compile) */
+	bool		all_tasks;		/* needs every task in the context */
+	int			nrefs;			/* task indexes it names: $.tasks.NAME */
+	int		   *refs;
+} WfExpr;
+
+/*
+ * A JSON value in which strings starting with "$" are jsonpath expressions
+ * and strings starting with "$$" are literals with one "$" removed.
+ */
+typedef struct WfTemplate
+{
+	Datum		value;			/* the template as jsonb (wf_graph_compile) */
+	bool		dynamic;		/* has expressions or "$$" escapes */
+	int			nexprs;
+	WfExpr	   *exprs;
+} WfTemplate;
+
+typedef struct WfTask
+{
+	char	   *name;
+	char	   *action;
+	char	   *queue;
+	WfTemplate *input;			/* NULL: {} */
+	WfTemplate *publish;		/* NULL: publishes nothing; else an object */
+	int			nrequires;		/* in-degree: the join waits for this many */
+	int		   *requires;
+	int			nsuccessors;	/* out-edges: tasks that require this one */
+	int		   *successors;
+} WfTask;
+
+typedef struct WfInputKey
+{
+	char	   *key;
+	bool		required;		/* else it has a default */
+} WfInputKey;
+
+typedef struct WfGraph
+{
+	char	   *name;
+	int			version;
+	int			ntasks;
+	WfTask	   *tasks;
+	int		   *by_name;		/* task indexes sorted by name */
+	int			nstart;			/* tasks with no requires */
+	int		   *start;
+	bool		has_input_spec;
+	int			ninputs;
+	WfInputKey *inputs;
+	WfTemplate *output;			/* NULL: the execution's vars */
+	Datum		input_defaults;	/* jsonb object of defaults (wf_graph_compile) */
+	MemoryContext cxt;
+} WfGraph;
+
+/* wf_json.c: parse and validate a definition (ereports on bad input). */
+extern WfGraph *wf_parse_definition(const char *json_text, size_t len);
+extern void wf_json_init(void);
+extern int	wf_task_index(const WfGraph *g, const char *name);
+
+/* wf_expr.c */
+extern void wf_expr_check(const char *text, const char *where);
+extern void wf_graph_compile(WfGraph *g, Datum definition);
+
+/* wf_def.c */
+extern WfGraph *wf_graph_get(const char *name, int version);
+extern void wf_def_init(void);
+
+#endif							/* PG_WF_H */

@@ -1,0 +1,399 @@
+/*
+ * wf_expr.c — expressions: PostgreSQL jsonpath over the execution context.
+ *
+ * A template is a JSON value in which a string starting with "$" is a
+ * jsonpath expression and "$$..." is the literal "$...". Expressions are
+ * parsed once per cached graph (jsonpath_in) and run by PostgreSQL's own
+ * jsonpath engine (jsonb_path_query_array) against the context document
+ *
+ *     {"input": ..., "vars": ..., "tasks": {NAME: {"result", "error", "state"}},
+ *      "result": ...}                               -- "result" in publish only
+ *
+ * One item is that item, none is null, several are an array. Templates are
+ * walked as jsonb (no text or jansson round trip at run time). An expression
+ * that raises an error (strict mode, arithmetic on a string) is caught in a
+ * subtransaction and returned to the engine as a message, so that the engine
+ * can fail the execution instead of refusing the completion that got there.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/jsonpath.h"
+#include "utils/resowner.h"
+
+#include "pg_wf.h"
+#include "wf_expr.h"
+
+/* ---------------------------------------------------------------------
+ * Define time
+ * ---------------------------------------------------------------------
+ */
+
+/* Refuse text that PostgreSQL's jsonpath parser refuses. */
+void
+wf_expr_check(const char *text, const char *where)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		(void) DirectFunctionCall1(jsonpath_in, CStringGetDatum(text));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* Only the parser ran: no resources to release but memory. */
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_INVALID_DEFINITION),
+				 errmsg("invalid workflow definition at %s: bad jsonpath expression \"%s\"",
+						where, text),
+				 errdetail("%s", edata->message),
+				 errhint("A string starting with \"$\" is a jsonpath expression; write \"$$\" for a literal \"$\".")));
+	}
+	PG_END_TRY();
+}
+
+/* The jsonb value at key in an object container, or NULL. */
+static Jsonb *
+get_key(JsonbContainer *c, const char *key)
+{
+	JsonbValue	v;
+
+	if (!JsonContainerIsObject(c) ||
+		!getKeyJsonValueFromContainer(c, key, strlen(key), &v))
+		return NULL;
+	return JsonbValueToJsonb(&v);
+}
+
+static void
+compile_template(WfTemplate *t, Jsonb *value)
+{
+	if (t == NULL)
+		return;
+	if (value == NULL)
+		elog(ERROR, "template missing from the stored definition");
+	t->value = JsonbPGetDatum(value);
+	for (int i = 0; i < t->nexprs; i++)
+		t->exprs[i].path = DirectFunctionCall1(jsonpath_in,
+											   CStringGetDatum(t->exprs[i].text));
+}
+
+/*
+ * Attach the jsonb templates (taken from the stored definition itself, so
+ * numbers keep their exact value) and compile every jsonpath, in g->cxt.
+ */
+void
+wf_graph_compile(WfGraph *g, Datum definition)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(g->cxt);
+	Jsonb	   *def = DatumGetJsonbP(definition);
+	Jsonb	   *tasks = get_key(&def->root, "tasks");
+	Jsonb	   *input;
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+
+	for (int i = 0; i < g->ntasks; i++)
+	{
+		WfTask	   *t = &g->tasks[i];
+		Jsonb	   *tdef = get_key(&tasks->root, t->name);
+
+		compile_template(t->input, t->input ? get_key(&tdef->root, "input") : NULL);
+		compile_template(t->publish, t->publish ? get_key(&tdef->root, "publish") : NULL);
+	}
+	compile_template(g->output, g->output ? get_key(&def->root, "output") : NULL);
+
+	/* Defaults of the declared input, as one object. */
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	input = get_key(&def->root, "input");
+	if (input && JB_ROOT_IS_OBJECT(input))
+	{
+		JsonbIterator *it = JsonbIteratorInit(&input->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			if (tok == WJB_KEY || tok == WJB_VALUE)
+				pushJsonbValue(&st, tok, &v);
+	}
+	else if (input && JB_ROOT_IS_ARRAY(input))
+	{
+		JsonbIterator *it = JsonbIteratorInit(&input->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_ELEM && v.type == jbvBinary &&
+				JsonContainerIsObject(v.val.binary.data))
+			{
+				JsonbIterator *it2 = JsonbIteratorInit(v.val.binary.data);
+				JsonbValue	v2;
+				JsonbIteratorToken tok2;
+
+				while ((tok2 = JsonbIteratorNext(&it2, &v2, true)) != WJB_DONE)
+					if (tok2 == WJB_KEY || tok2 == WJB_VALUE)
+						pushJsonbValue(&st, tok2, &v2);
+			}
+		}
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	g->input_defaults = JsonbPGetDatum(JsonbValueToJsonb(res));
+
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* ---------------------------------------------------------------------
+ * Run time
+ * ---------------------------------------------------------------------
+ */
+
+/* Push a whole jsonb document as the value of a key or array element. */
+static void
+push_jsonb(JsonbParseState **st, JsonbIteratorToken tok, Jsonb *jb)
+{
+	JsonbValue	v;
+
+	if (jb == NULL)
+	{
+		v.type = jbvNull;
+		pushJsonbValue(st, tok, &v);
+	}
+	else if (JB_ROOT_IS_SCALAR(jb))
+	{
+		JsonbExtractScalar(&jb->root, &v);
+		pushJsonbValue(st, tok, &v);
+	}
+	else
+	{
+		v.type = jbvBinary;
+		v.val.binary.data = &jb->root;
+		v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+		pushJsonbValue(st, tok, &v);
+	}
+}
+
+static void
+push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+Jsonb *
+wf_jsonb_string(const char *s)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	return JsonbValueToJsonb(&v);
+}
+
+Jsonb *
+wf_jsonb_null(void)
+{
+	JsonbValue	v;
+
+	v.type = jbvNull;
+	return JsonbValueToJsonb(&v);
+}
+
+Jsonb *
+wf_context(Jsonb *input, Jsonb *vars, int ntasks, const WfTaskView *tasks,
+		   Jsonb *result)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_key(&st, "input");
+	push_jsonb(&st, WJB_VALUE, input);
+	push_key(&st, "vars");
+	push_jsonb(&st, WJB_VALUE, vars);
+	push_key(&st, "tasks");
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < ntasks; i++)
+	{
+		JsonbValue	sv;
+
+		push_key(&st, tasks[i].name);
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		push_key(&st, "result");
+		push_jsonb(&st, WJB_VALUE, tasks[i].result);
+		push_key(&st, "error");
+		push_jsonb(&st, WJB_VALUE, tasks[i].error);
+		push_key(&st, "state");
+		sv.type = jbvString;
+		sv.val.string.val = (char *) tasks[i].state;
+		sv.val.string.len = strlen(tasks[i].state);
+		pushJsonbValue(&st, WJB_VALUE, &sv);
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	}
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	if (result)
+	{
+		push_key(&st, "result");
+		push_jsonb(&st, WJB_VALUE, result);
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+static Jsonb *
+eval_expr(WfExpr *e, Jsonb *ctx)
+{
+	static Jsonb *no_vars = NULL;
+	Jsonb	   *arr;
+	uint32		n;
+
+	if (no_vars == NULL)
+	{
+		JsonbParseState *st = NULL;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		no_vars = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+		MemoryContextSwitchTo(old);
+	}
+
+	arr = DatumGetJsonbP(DirectFunctionCall4(jsonb_path_query_array,
+											 JsonbPGetDatum(ctx), e->path,
+											 JsonbPGetDatum(no_vars),
+											 BoolGetDatum(false)));
+	n = JsonContainerSize(&arr->root);
+	if (n == 0)
+		return wf_jsonb_null();
+	if (n == 1)
+		return JsonbValueToJsonb(getIthJsonbValueFromContainer(&arr->root, 0));
+	return arr;
+}
+
+static WfExpr *
+find_expr(WfTemplate *t, const char *s, int len)
+{
+	for (int i = 0; i < t->nexprs; i++)
+		if (strncmp(t->exprs[i].text, s, len) == 0 && t->exprs[i].text[len] == '\0')
+			return &t->exprs[i];
+	elog(ERROR, "expression \"%.*s\" was not compiled", len, s);
+	return NULL;				/* keep compiler quiet */
+}
+
+static Jsonb *
+eval_template(WfTemplate *t, Jsonb *ctx)
+{
+	Jsonb	   *tpl = DatumGetJsonbP(t->value);
+	JsonbIterator *it;
+	JsonbParseState *st = NULL;
+	JsonbValue	v;
+	JsonbValue *res = NULL;
+	JsonbIteratorToken tok;
+
+	if (JB_ROOT_IS_SCALAR(tpl))
+	{
+		JsonbExtractScalar(&tpl->root, &v);
+		if (v.type != jbvString || v.val.string.len == 0 || v.val.string.val[0] != '$')
+			return tpl;
+		if (v.val.string.len > 1 && v.val.string.val[1] == '$')
+		{
+			v.val.string.val++;
+			v.val.string.len--;
+			return JsonbValueToJsonb(&v);
+		}
+		return eval_expr(find_expr(t, v.val.string.val, v.val.string.len), ctx);
+	}
+
+	it = JsonbIteratorInit(&tpl->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvString &&
+			v.val.string.len > 0 && v.val.string.val[0] == '$')
+		{
+			if (v.val.string.len > 1 && v.val.string.val[1] == '$')
+			{
+				v.val.string.val++;
+				v.val.string.len--;
+				res = pushJsonbValue(&st, tok, &v);
+			}
+			else
+				push_jsonb(&st, tok,
+						   eval_expr(find_expr(t, v.val.string.val, v.val.string.len), ctx));
+			continue;
+		}
+		res = pushJsonbValue(&st, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+	}
+	return JsonbValueToJsonb(res);
+}
+
+/*
+ * Evaluate a template against a context. On an expression error returns
+ * NULL and sets *error to the message; nothing else is undone or kept.
+ */
+Jsonb *
+wf_eval_template(WfTemplate *t, Jsonb *ctx, char **error)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Jsonb	   *volatile result = NULL;
+
+	*error = NULL;
+	if (!t->dynamic)
+		return DatumGetJsonbP(t->value);
+	if (t->nexprs == 0)
+		return eval_template(t, ctx);	/* "$$" escapes only: cannot fail */
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		result = eval_template(t, ctx);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		*error = edata->message;
+		result = NULL;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/* Does the template (or any template in the list) need every task? */
+bool
+wf_template_refs(const WfTemplate *t, bool *all, bool *want)
+{
+	bool		any = false;
+
+	if (t == NULL)
+		return false;
+	for (int i = 0; i < t->nexprs; i++)
+	{
+		if (t->exprs[i].all_tasks)
+			*all = true;
+		for (int k = 0; k < t->exprs[i].nrefs; k++)
+			want[t->exprs[i].refs[k]] = any = true;
+	}
+	return any || *all;
+}

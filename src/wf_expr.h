@@ -1,0 +1,28 @@
+/*
+ * wf_expr.h — run-time side of expressions (needs PostgreSQL's jsonb
+ * headers, so it is kept apart from pg_wf.h, which wf_json.c includes).
+ */
+#ifndef WF_EXPR_H
+#define WF_EXPR_H
+
+#include "utils/jsonb.h"
+
+#include "pg_wf.h"
+
+/* What the context shows of one task. */
+typedef struct WfTaskView
+{
+	const char *name;
+	const char *state;
+	Jsonb	   *result;			/* NULL: null */
+	Jsonb	   *error;			/* NULL: null */
+} WfTaskView;
+
+extern Jsonb *wf_context(Jsonb *input, Jsonb *vars, int ntasks,
+						 const WfTaskView *tasks, Jsonb *result);
+extern Jsonb *wf_eval_template(WfTemplate *t, Jsonb *ctx, char **error);
+extern bool wf_template_refs(const WfTemplate *t, bool *all, bool *want);
+extern Jsonb *wf_jsonb_string(const char *s);
+extern Jsonb *wf_jsonb_null(void);
+
+#endif							/* WF_EXPR_H */

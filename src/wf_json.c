@@ -1,0 +1,746 @@
+/*
+ * wf_json.c — parse and validate a workflow definition with jansson.
+ *
+ * A definition is checked once, at wf_define (and parsed again when a
+ * backend first needs a version it has not cached). Every refusal names the
+ * JSON path of the offending element, e.g. $.tasks.ship.requires[0], and
+ * nothing is stored. This file builds the structure of the compiled graph
+ * (WfGraph: tasks, edges, expressions); wf_expr.c then attaches the jsonb
+ * templates and compiled jsonpaths.
+ *
+ * Only this file includes jansson.h (it clashes with PostgreSQL's JSON
+ * headers); everything it shares goes through pg_wf.h.
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include <jansson.h>
+
+#include "lib/stringinfo.h"
+
+#include "pg_wf.h"
+
+/* Expressions found while walking templates, resolved once tasks are known. */
+typedef struct PendingExpr
+{
+	WfTemplate *tmpl;			/* its exprs array may still grow: keep an index */
+	int			index;
+	char	   *path;			/* where the expression was written */
+} PendingExpr;
+
+typedef struct ParseState
+{
+	WfGraph    *g;
+	json_t	   *tasks;			/* $.tasks */
+	PendingExpr *pending;
+	int			npending;
+	int			maxpending;
+} ParseState;
+
+static void def_error(const char *path, const char *hint, const char *fmt,...)
+			pg_attribute_printf(3, 4) pg_attribute_noreturn();
+
+static void
+def_error(const char *path, const char *hint, const char *fmt,...)
+{
+	char		problem[1024];
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(problem, sizeof(problem), fmt, args);
+	va_end(args);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_WF_INVALID_DEFINITION),
+			 errmsg("invalid workflow definition at %s: %s", path, problem),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/* jansson allocates through palloc: an error unwinds its memory too. */
+static void *
+wf_json_malloc(size_t size)
+{
+	return palloc(size > 0 ? size : 1);
+}
+
+static void
+wf_json_free(void *ptr)
+{
+	if (ptr)
+		pfree(ptr);
+}
+
+void
+wf_json_init(void)
+{
+	json_set_alloc_funcs(wf_json_malloc, wf_json_free);
+}
+
+static const char *
+json_type_name(const json_t *v)
+{
+	switch (json_typeof(v))
+	{
+		case JSON_OBJECT:
+			return "an object";
+		case JSON_ARRAY:
+			return "an array";
+		case JSON_STRING:
+			return "a string";
+		case JSON_INTEGER:
+		case JSON_REAL:
+			return "a number";
+		case JSON_TRUE:
+		case JSON_FALSE:
+			return "a boolean";
+		case JSON_NULL:
+			return "null";
+	}
+	return "unknown";
+}
+
+static bool
+is_identifier(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+			  (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/* Action names may also carry '.', ':' and '-' (e.g. "email.send"). */
+static bool
+is_action_name(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+			  (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
+			  *s == ':' || *s == '-'))
+			return false;
+	return true;
+}
+
+/* Queue names are lower-case identifiers, so that LISTEN wf_<queue> works unquoted. */
+static bool
+is_queue_name(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+static char *
+path_key(const char *parent, const char *key)
+{
+	if (is_identifier(key))
+		return psprintf("%s.%s", parent, key);
+	return psprintf("%s.\"%s\"", parent, key);
+}
+
+static char *
+path_index(const char *parent, size_t i)
+{
+	return psprintf("%s[%zu]", parent, i);
+}
+
+/* Refuse keys outside the allowed list: unknown keys are never ignored. */
+static void
+check_keys(json_t *obj, const char *path, const char *const *allowed, const char *hint)
+{
+	const char *key;
+	json_t	   *value;
+
+	json_object_foreach(obj, key, value)
+	{
+		bool		found = false;
+
+		for (int i = 0; allowed[i]; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				found = true;
+		if (!found)
+			def_error(path_key(path, key), hint, "unknown key \"%s\"", key);
+	}
+}
+
+static const char *
+get_name(json_t *v, const char *path, const char *what, bool (*valid) (const char *),
+		 int maxlen, const char *hint)
+{
+	const char *s;
+
+	if (!json_is_string(v))
+		def_error(path, NULL, "%s must be a string, not %s", what, json_type_name(v));
+	s = json_string_value(v);
+	if (strlen(s) != json_string_length(v))
+		def_error(path, NULL, "%s must not contain NUL characters", what);
+	if (strlen(s) > (size_t) maxlen)
+		def_error(path, NULL, "%s is %zu bytes long; the limit is %d",
+				  what, strlen(s), maxlen);
+	if (!valid(s))
+		def_error(path, hint, "%s \"%s\" is not valid", what, s);
+	return s;
+}
+
+#define IDENT_HINT "Names are identifiers: a letter or \"_\", then letters, digits or \"_\"."
+
+static void
+add_pending(ParseState *ps, WfTemplate *t, int index, const char *path)
+{
+	if (ps->npending == ps->maxpending)
+	{
+		ps->maxpending = ps->maxpending ? ps->maxpending * 2 : 16;
+		ps->pending = ps->pending ?
+			repalloc(ps->pending, sizeof(PendingExpr) * ps->maxpending) :
+			palloc(sizeof(PendingExpr) * ps->maxpending);
+	}
+	ps->pending[ps->npending].tmpl = t;
+	ps->pending[ps->npending].index = index;
+	ps->pending[ps->npending].path = pstrdup(path);
+	ps->npending++;
+}
+
+/* Walk a template value: collect its expressions (deduplicated by text). */
+static void
+scan_template(ParseState *ps, WfTemplate *t, json_t *v, const char *path)
+{
+	switch (json_typeof(v))
+	{
+		case JSON_STRING:
+			{
+				const char *s = json_string_value(v);
+
+				if (s[0] != '$')
+					return;
+				t->dynamic = true;
+				if (s[1] == '$')
+					return;		/* "$$..." is a literal */
+				if (strlen(s) != json_string_length(v))
+					def_error(path, NULL, "expression must not contain NUL characters");
+				if (strlen(s) > WF_MAX_EXPR_LEN)
+					def_error(path, NULL, "expression is %zu bytes long; the limit is %d",
+							  strlen(s), WF_MAX_EXPR_LEN);
+				for (int i = 0; i < t->nexprs; i++)
+					if (strcmp(t->exprs[i].text, s) == 0)
+						return;
+				wf_expr_check(s, path);
+				t->exprs = t->nexprs ?
+					repalloc(t->exprs, sizeof(WfExpr) * (t->nexprs + 1)) :
+					palloc(sizeof(WfExpr));
+				memset(&t->exprs[t->nexprs], 0, sizeof(WfExpr));
+				t->exprs[t->nexprs].text = pstrdup(s);
+				add_pending(ps, t, t->nexprs, path);
+				t->nexprs++;
+				return;
+			}
+		case JSON_OBJECT:
+			{
+				const char *key;
+				json_t	   *value;
+
+				json_object_foreach(v, key, value)
+					scan_template(ps, t, value, path_key(path, key));
+				return;
+			}
+		case JSON_ARRAY:
+			{
+				size_t		i;
+				json_t	   *value;
+
+				json_array_foreach(v, i, value)
+					scan_template(ps, t, value, path_index(path, i));
+				return;
+			}
+		default:
+			return;
+	}
+}
+
+static WfTemplate *
+parse_template(ParseState *ps, json_t *v, const char *path)
+{
+	WfTemplate *t = palloc0(sizeof(WfTemplate));
+
+	/* Expressions are resolved once every task name is known. */
+	scan_template(ps, t, v, path);
+	return t;
+}
+
+/*
+ * Which tasks an expression reads: "$.tasks.NAME" / "@.tasks.NAME" name one
+ * task; any other use of "tasks", a wildcard, or a path that is the whole
+ * context needs all of them. The engine then loads only what is read, so a
+ * completion does not cost more as an execution grows.
+ */
+static void
+resolve_refs(WfGraph *g, WfExpr *e, const char *path)
+{
+	const char *s = e->text;
+	const char *p;
+	int			maxrefs = 0;
+
+	/* Skip an optional mode, then "$": a bare or filtered root reads everything. */
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	if (strncmp(s, "lax", 3) == 0 || strncmp(s, "strict", 6) == 0)
+	{
+		s += (*s == 'l') ? 3 : 6;
+		while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+			s++;
+	}
+	if (s[0] == '$' && s[1] != '.')
+		e->all_tasks = true;
+	if (strchr(e->text, '*'))
+		e->all_tasks = true;
+
+	for (p = strstr(e->text, "tasks"); p; p = strstr(p + 5, "tasks"))
+	{
+		bool		prev_dot = (p > e->text && p[-1] == '.');
+		bool		at_root = (p >= e->text + 2 && prev_dot &&
+							   (p[-2] == '$' || p[-2] == '@'));
+		const char *n = p + 5;
+		char		name[WF_MAX_NAME_LEN + 1];
+		int			len = 0;
+		int			idx;
+
+		if (!prev_dot)
+		{
+			/* part of a longer word ("subtasks") is not a reference */
+			if (p > e->text && (isalnum((unsigned char) p[-1]) || p[-1] == '_'))
+				continue;
+			e->all_tasks = true;
+			continue;
+		}
+		if (p > e->text + 1 && !at_root)
+			continue;			/* a key named "tasks" somewhere else */
+		if (*n != '.')
+		{
+			if (isalnum((unsigned char) *n) || *n == '_')
+				continue;		/* "$.tasksx" */
+			e->all_tasks = true;
+			continue;
+		}
+		n++;
+		if (*n == '"')
+		{
+			for (n++; *n && *n != '"' && len < WF_MAX_NAME_LEN; n++)
+				name[len++] = *n;
+			if (*n != '"')
+			{
+				e->all_tasks = true;
+				continue;
+			}
+		}
+		else
+			while ((isalnum((unsigned char) *n) || *n == '_') && len < WF_MAX_NAME_LEN)
+				name[len++] = *n++;
+		name[len] = '\0';
+		if (len == 0)
+		{
+			e->all_tasks = true;
+			continue;
+		}
+		idx = wf_task_index(g, name);
+		if (idx < 0)
+			def_error(path, NULL, "expression \"%s\" refers to unknown task \"%s\"",
+					  e->text, name);
+		if (e->nrefs == maxrefs)
+		{
+			maxrefs = maxrefs ? maxrefs * 2 : 4;
+			e->refs = e->refs ? repalloc(e->refs, sizeof(int) * maxrefs) :
+				palloc(sizeof(int) * maxrefs);
+		}
+		e->refs[e->nrefs++] = idx;
+	}
+}
+
+static void
+parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *path)
+{
+	static const char *const allowed[] =
+	{"action", "description", "input", "publish", "queue", "requires", NULL};
+	json_t	   *x;
+
+	t->name = pstrdup(name);
+	if (!json_is_object(v))
+		def_error(path, NULL, "task must be an object, not %s", json_type_name(v));
+	check_keys(v, path, allowed,
+			   "Task keys are action, description, input, publish, queue and requires.");
+
+	x = json_object_get(v, "action");
+	if (!x)
+		def_error(path, "Every task names the action its runner performs, e.g. \"action\": \"email.send\".",
+				  "task \"%s\" has no action", name);
+	t->action = pstrdup(get_name(x, path_key(path, "action"), "action", is_action_name,
+								 WF_MAX_ACTION_LEN,
+								 "Action names start with a letter or \"_\" and contain letters, digits, \"_\", \".\", \":\" or \"-\"."));
+
+	x = json_object_get(v, "queue");
+	t->queue = pstrdup(x ? get_name(x, path_key(path, "queue"), "queue", is_queue_name,
+									WF_MAX_QUEUE_LEN,
+									"Queue names are lower-case identifiers: a letter or \"_\", then lower-case letters, digits or \"_\".")
+					   : WF_DEFAULT_QUEUE);
+
+	x = json_object_get(v, "description");
+	if (x && !json_is_string(x))
+		def_error(path_key(path, "description"), NULL,
+				  "description must be a string, not %s", json_type_name(x));
+
+	x = json_object_get(v, "input");
+	if (x)
+		t->input = parse_template(ps, x, path_key(path, "input"));
+
+	x = json_object_get(v, "publish");
+	if (x)
+	{
+		const char *key;
+		json_t	   *value;
+		char	   *ppath = path_key(path, "publish");
+
+		if (!json_is_object(x))
+			def_error(ppath, "publish maps variable names to values or expressions.",
+					  "publish must be an object, not %s", json_type_name(x));
+		json_object_foreach(x, key, value)
+		{
+			if (strlen(key) > WF_MAX_NAME_LEN || !is_identifier(key))
+				def_error(path_key(ppath, key), IDENT_HINT,
+						  "variable name \"%s\" is not an identifier of at most %d bytes",
+						  key, WF_MAX_NAME_LEN);
+		}
+		t->publish = parse_template(ps, x, ppath);
+	}
+}
+
+static const WfGraph *sort_graph;
+
+static int
+cmp_task_name(const void *a, const void *b)
+{
+	return strcmp(sort_graph->tasks[*(const int *) a].name,
+				  sort_graph->tasks[*(const int *) b].name);
+}
+
+/* Task names sorted, so that name lookups are binary searches. */
+static void
+build_name_index(WfGraph *g)
+{
+	g->by_name = palloc(sizeof(int) * g->ntasks);
+	for (int i = 0; i < g->ntasks; i++)
+		g->by_name[i] = i;
+	sort_graph = g;
+	qsort(g->by_name, g->ntasks, sizeof(int), cmp_task_name);
+	sort_graph = NULL;
+}
+
+int
+wf_task_index(const WfGraph *g, const char *name)
+{
+	int			lo = 0,
+				hi = g->ntasks - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = strcmp(g->tasks[g->by_name[mid]].name, name);
+
+		if (c == 0)
+			return g->by_name[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Resolve "requires" once all task names are known, and build out-edges. */
+static void
+resolve_requires(ParseState *ps)
+{
+	WfGraph    *g = ps->g;
+
+	for (int i = 0; i < g->ntasks; i++)
+	{
+		WfTask	   *t = &g->tasks[i];
+		char	   *tpath = path_key("$.tasks", t->name);
+		char	   *rpath = path_key(tpath, "requires");
+		json_t	   *req = json_object_get(json_object_get(ps->tasks, t->name), "requires");
+		size_t		j;
+		json_t	   *r;
+
+		if (!req)
+			continue;
+		if (!json_is_array(req))
+			def_error(rpath, "requires lists the names of tasks that must succeed first.",
+					  "requires must be an array, not %s", json_type_name(req));
+		t->requires = palloc(sizeof(int) * Max(json_array_size(req), 1));
+		json_array_foreach(req, j, r)
+		{
+			char	   *epath = path_index(rpath, j);
+			const char *rn;
+			int			idx;
+
+			if (!json_is_string(r))
+				def_error(epath, NULL, "requires entries must be task names (strings), not %s",
+						  json_type_name(r));
+			rn = json_string_value(r);
+			idx = wf_task_index(g, rn);
+			if (idx < 0)
+				def_error(epath, NULL, "task \"%s\" requires unknown task \"%s\"", t->name, rn);
+			if (idx == i)
+				def_error(epath, NULL, "task \"%s\" requires itself", t->name);
+			for (int k = 0; k < t->nrequires; k++)
+				if (t->requires[k] == idx)
+					def_error(epath, NULL, "task \"%s\" requires \"%s\" twice", t->name, rn);
+			t->requires[t->nrequires++] = idx;
+			g->tasks[idx].nsuccessors++;
+		}
+	}
+
+	for (int i = 0; i < g->ntasks; i++)
+	{
+		g->tasks[i].successors = palloc(sizeof(int) * Max(g->tasks[i].nsuccessors, 1));
+		g->tasks[i].nsuccessors = 0;
+	}
+	for (int i = 0; i < g->ntasks; i++)
+		for (int k = 0; k < g->tasks[i].nrequires; k++)
+		{
+			WfTask	   *src = &g->tasks[g->tasks[i].requires[k]];
+
+			src->successors[src->nsuccessors++] = i;
+		}
+}
+
+/*
+ * Refuse cycles (Kahn's algorithm). Every task left over lies on or after a
+ * cycle and has a left-over predecessor, so walking predecessors from any of
+ * them must revisit one: that loop is the cycle we report.
+ */
+static void
+check_cycles(WfGraph *g)
+{
+	int		   *indeg = palloc(sizeof(int) * g->ntasks);
+	int		   *queue = palloc(sizeof(int) * g->ntasks);
+	int			head = 0,
+				tail = 0;
+	int		   *seen;
+	int			cur;
+	StringInfoData buf;
+
+	for (int i = 0; i < g->ntasks; i++)
+	{
+		indeg[i] = g->tasks[i].nrequires;
+		if (indeg[i] == 0)
+			queue[tail++] = i;
+	}
+	while (head < tail)
+	{
+		WfTask	   *t = &g->tasks[queue[head++]];
+
+		for (int k = 0; k < t->nsuccessors; k++)
+			if (--indeg[t->successors[k]] == 0)
+				queue[tail++] = t->successors[k];
+	}
+	if (tail == g->ntasks)
+		return;
+
+	/* seen[i] = step at which the walk visited i, or -1 */
+	seen = palloc(sizeof(int) * g->ntasks);
+	for (int i = 0; i < g->ntasks; i++)
+		seen[i] = -1;
+	for (cur = 0; indeg[cur] == 0; cur++)
+		;
+	for (int step = 0; seen[cur] < 0; step++)
+	{
+		WfTask	   *t = &g->tasks[cur];
+
+		seen[cur] = step;
+		for (int k = 0; k < t->nrequires; k++)
+			if (indeg[t->requires[k]] > 0)
+			{
+				queue[step] = cur;
+				cur = t->requires[k];
+				break;
+			}
+	}
+
+	/* The walk went backwards along requires; print the cycle forwards. */
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, g->tasks[cur].name);
+	{
+		int			first = seen[cur];
+		int			last = 0;
+
+		for (int i = 0; i < g->ntasks; i++)
+			if (seen[i] > last)
+				last = seen[i];
+		for (int s = last; s >= first; s--)
+			appendStringInfo(&buf, " -> %s", g->tasks[queue[s]].name);
+	}
+	def_error(psprintf("%s.requires", path_key("$.tasks", g->tasks[cur].name)),
+			  "A task runs after the tasks it requires; a cycle could never start.",
+			  "tasks form a cycle: %s", buf.data);
+}
+
+static void
+parse_input_spec(WfGraph *g, json_t *v)
+{
+	const char *path = "$.input";
+
+	g->has_input_spec = true;
+	if (json_is_array(v))
+	{
+		size_t		i;
+		json_t	   *item;
+
+		g->inputs = palloc0(sizeof(WfInputKey) * Max(json_array_size(v), 1));
+		json_array_foreach(v, i, item)
+		{
+			char	   *ipath = path_index(path, i);
+			const char *key = NULL;
+
+			if (json_is_string(item))
+			{
+				key = json_string_value(item);
+				g->inputs[g->ninputs].required = true;
+			}
+			else if (json_is_object(item) && json_object_size(item) == 1)
+			{
+				json_t	   *dummy pg_attribute_unused();
+
+				json_object_foreach(item, key, dummy)
+					break;
+			}
+			else
+				def_error(ipath, "List a required key as \"key\" and an optional one as {\"key\": default}.",
+						  "input entries must be a key name or an object with one key, not %s",
+						  json_type_name(item));
+			if (*key == '\0' || strlen(key) > WF_MAX_NAME_LEN)
+				def_error(ipath, NULL, "input key must be 1 to %d bytes long", WF_MAX_NAME_LEN);
+			for (int k = 0; k < g->ninputs; k++)
+				if (strcmp(g->inputs[k].key, key) == 0)
+					def_error(ipath, NULL, "input key \"%s\" is listed twice", key);
+			g->inputs[g->ninputs++].key = pstrdup(key);
+		}
+	}
+	else if (json_is_object(v))
+	{
+		const char *key;
+		json_t	   *value;
+
+		g->inputs = palloc0(sizeof(WfInputKey) * Max(json_object_size(v), 1));
+		json_object_foreach(v, key, value)
+		{
+			if (*key == '\0' || strlen(key) > WF_MAX_NAME_LEN)
+				def_error(path_key(path, key), NULL, "input key must be 1 to %d bytes long",
+						  WF_MAX_NAME_LEN);
+			g->inputs[g->ninputs++].key = pstrdup(key);
+		}
+	}
+	else
+		def_error(path, "Use a list of keys, [\"a\", {\"b\": default}], or an object of defaults.",
+				  "input must be an array or an object, not %s", json_type_name(v));
+}
+
+WfGraph *
+wf_parse_definition(const char *text, size_t len)
+{
+	static const char *const allowed[] =
+	{"description", "input", "name", "output", "tasks", NULL};
+	ParseState	ps;
+	WfGraph    *g;
+	json_error_t jerr;
+	json_t	   *root;
+	json_t	   *x;
+	const char *key;
+	json_t	   *value;
+	int			i;
+
+	if (len > WF_MAX_DEFINITION_BYTES)
+		def_error("$", NULL, "definition is %zu bytes; the limit is %d bytes",
+				  len, WF_MAX_DEFINITION_BYTES);
+	root = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		def_error("$", NULL, "cannot read the definition: %s", jerr.text);
+	if (!json_is_object(root))
+		def_error("$", "A definition is an object: {\"name\": ..., \"tasks\": {...}}.",
+				  "definition must be an object, not %s", json_type_name(root));
+	check_keys(root, "$", allowed,
+			   "Definition keys are name, description, input, tasks and output.");
+
+	memset(&ps, 0, sizeof(ps));
+	g = ps.g = palloc0(sizeof(WfGraph));
+	g->cxt = CurrentMemoryContext;
+
+	x = json_object_get(root, "name");
+	if (!x)
+		def_error("$", "Add \"name\": \"my_workflow\".", "definition has no name");
+	g->name = pstrdup(get_name(x, "$.name", "workflow name", is_identifier,
+							   WF_MAX_NAME_LEN, IDENT_HINT));
+
+	x = json_object_get(root, "description");
+	if (x && !json_is_string(x))
+		def_error("$.description", NULL, "description must be a string, not %s",
+				  json_type_name(x));
+
+	x = json_object_get(root, "tasks");
+	if (!x)
+		def_error("$", "Add \"tasks\": {\"first\": {\"action\": \"...\"}}.",
+				  "definition has no tasks");
+	if (!json_is_object(x))
+		def_error("$.tasks", NULL, "tasks must be an object mapping task names to tasks, not %s",
+				  json_type_name(x));
+	if (json_object_size(x) == 0)
+		def_error("$.tasks", NULL, "a workflow needs at least one task");
+	if (json_object_size(x) > WF_MAX_TASKS)
+		def_error("$.tasks", NULL, "workflow has %zu tasks; the limit is %d",
+				  json_object_size(x), WF_MAX_TASKS);
+	ps.tasks = x;
+
+	g->ntasks = json_object_size(x);
+	g->tasks = palloc0(sizeof(WfTask) * g->ntasks);
+	i = 0;
+	json_object_foreach(x, key, value)
+	{
+		char	   *tpath = path_key("$.tasks", key);
+
+		if (strlen(key) > WF_MAX_NAME_LEN)
+			def_error(tpath, NULL, "task name is %zu bytes long; the limit is %d",
+					  strlen(key), WF_MAX_NAME_LEN);
+		if (!is_identifier(key))
+			def_error(tpath, IDENT_HINT, "task name \"%s\" is not an identifier", key);
+		parse_task(&ps, &g->tasks[i++], key, value, tpath);
+	}
+
+	build_name_index(g);
+	resolve_requires(&ps);
+	check_cycles(g);
+
+	g->start = palloc(sizeof(int) * g->ntasks);
+	for (i = 0; i < g->ntasks; i++)
+		if (g->tasks[i].nrequires == 0)
+			g->start[g->nstart++] = i;
+
+	x = json_object_get(root, "input");
+	if (x)
+		parse_input_spec(g, x);
+
+	x = json_object_get(root, "output");
+	if (x)
+		g->output = parse_template(&ps, x, "$.output");
+
+	for (i = 0; i < ps.npending; i++)
+		resolve_refs(g, &ps.pending[i].tmpl->exprs[ps.pending[i].index],
+					 ps.pending[i].path);
+
+	json_decref(root);
+	return g;
+}

@@ -1,0 +1,193 @@
+/*
+ * wf_queue.c — the task table as a queue: wf_claim(), tokens, NOTIFY.
+ *
+ * Claiming takes ready rows with FOR UPDATE SKIP LOCKED, so two runners
+ * never get the same task and never wait for each other. A claim locks task
+ * rows only and never waits (SKIP LOCKED), so it cannot take part in a
+ * deadlock with the engine's execution-then-task lock order.
+ *
+ * Each attempt gets a fresh token: WF_TOKEN_BYTES from pg_strong_random,
+ * returned to the runner in hex and stored only as its SHA-256, compared
+ * in constant time. A new attempt replaces the hash, so an older attempt's
+ * token is stale from that moment.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "common/cryptohash.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
+
+#include "pg_wf.h"
+#include "wf_queue.h"
+#include "wf_store.h"
+
+PG_FUNCTION_INFO_V1(wf_claim);
+
+static void
+sha256(const char *data, size_t len, uint8 *out)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL ||
+		pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_cryptohash_final(ctx, out, WF_HASH_BYTES) < 0)
+		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+}
+
+char *
+wf_token_new(bytea **hash)
+{
+	uint8		raw[WF_TOKEN_BYTES];
+	char	   *hex = palloc(WF_TOKEN_BYTES * 2 + 1);
+	bytea	   *h = palloc(VARHDRSZ + WF_HASH_BYTES);
+
+	if (!pg_strong_random(raw, sizeof(raw)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random claim token")));
+	for (int i = 0; i < WF_TOKEN_BYTES; i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	SET_VARSIZE(h, VARHDRSZ + WF_HASH_BYTES);
+	sha256(hex, WF_TOKEN_BYTES * 2, (uint8 *) VARDATA(h));
+	*hash = h;
+	return hex;
+}
+
+bool
+wf_token_matches(const char *token, const bytea *hash)
+{
+	uint8		digest[WF_HASH_BYTES];
+
+	if (hash == NULL || VARSIZE_ANY_EXHDR(hash) != WF_HASH_BYTES)
+		return false;
+	sha256(token, strlen(token), digest);
+	return timingsafe_bcmp(digest, VARDATA_ANY(hash), WF_HASH_BYTES) == 0;
+}
+
+/* Wake the runners of a queue when this transaction commits. */
+void
+wf_notify_queue(const char *queue)
+{
+	char		channel[NAMEDATALEN];
+
+	snprintf(channel, sizeof(channel), "wf_%s", queue);
+	Async_Notify(channel, NULL);
+}
+
+static void
+check_positive_interval(Interval *iv, const char *what)
+{
+	if (iv->month < 0 || iv->day < 0 || iv->time < 0 ||
+		(iv->month == 0 && iv->day == 0 && iv->time == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a positive interval", what),
+				 errhint("For example '5 minutes'.")));
+}
+
+/*
+ * wf_claim(queue text, max_tasks integer, lease interval, runner text)
+ *   RETURNS TABLE(task_id, execution_id, task, action, input, attempt, token)
+ */
+Datum
+wf_claim(PG_FUNCTION_ARGS)
+{
+	static WfPlan claim = {
+		"WITH c AS ("
+		"  SELECT s.id, pg_catalog.row_number() OVER () AS n FROM ("
+		"    SELECT t.id FROM wf.task t"
+		"    WHERE t.queue = $1 AND t.state = 'ready' AND t.not_before <= pg_catalog.now()"
+		"    ORDER BY t.not_before, t.id LIMIT $2"
+		"    FOR UPDATE SKIP LOCKED) s"
+		"), u AS ("
+		"  UPDATE wf.task t SET state = 'running', attempt = t.attempt + 1,"
+		"    lease_until = pg_catalog.now() + $3, runner = $4, token_hash = $5[c.n],"
+		"    started_at = pg_catalog.now()"
+		"  FROM c WHERE t.id = c.id"
+		"  RETURNING t.id, t.execution_id, t.name, t.action, t.input, t.attempt, c.n"
+		"), e AS ("
+		"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)"
+		"  SELECT u.execution_id, u.id, u.name, 'running',"
+		"    pg_catalog.jsonb_build_object('attempt', u.attempt, 'runner', $4)"
+		"  FROM u"
+		") SELECT id, execution_id, name, action, input, attempt, n FROM u ORDER BY n",
+		5, {TEXTOID, INT4OID, INTERVALOID, TEXTOID, BYTEAARRAYOID}
+	};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *queue;
+	int32		max_tasks;
+	Interval   *lease;
+	char	  **tokens;
+	Datum	   *hashes;
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	uint64		n;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("queue must not be null")));
+	if (PG_ARGISNULL(1) || PG_GETARG_INT32(1) < 1 || PG_GETARG_INT32(1) > WF_MAX_CLAIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_tasks must be between 1 and %d", WF_MAX_CLAIM)));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("lease must not be null")));
+	queue = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	max_tasks = PG_GETARG_INT32(1);
+	lease = PG_GETARG_INTERVAL_P(2);
+	check_positive_interval(lease, "lease");
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	/* One token per task we might get; the statement picks by row number. */
+	tokens = palloc(sizeof(char *) * max_tasks);
+	hashes = palloc(sizeof(Datum) * max_tasks);
+	for (int i = 0; i < max_tasks; i++)
+	{
+		bytea	   *h;
+
+		tokens[i] = wf_token_new(&h);
+		hashes[i] = PointerGetDatum(h);
+	}
+
+	values[0] = CStringGetTextDatum(queue);
+	values[1] = Int32GetDatum(max_tasks);
+	values[2] = IntervalPGetDatum(lease);
+	if (PG_ARGISNULL(3))
+		nulls[3] = 'n';
+	else
+		values[3] = PointerGetDatum(PG_GETARG_TEXT_PP(3));
+	values[4] = PointerGetDatum(construct_array(hashes, max_tasks, BYTEAOID, -1,
+												false, TYPALIGN_INT));
+
+	SPI_connect();
+	n = wf_exec(&claim, values, nulls, 0);
+	for (uint64 r = 0; r < n; r++)
+	{
+		Datum		out[7];
+		bool		outnulls[7] = {false, false, false, false, false, false, false};
+		bool		isnull;
+
+		for (int c = 0; c < 6; c++)
+			out[c] = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1,
+								   &outnulls[c]);
+		out[6] = CStringGetTextDatum(tokens[DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+																		SPI_tuptable->tupdesc,
+																		7, &isnull)) - 1]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
+	}
+	SPI_finish();
+
+	return (Datum) 0;
+}

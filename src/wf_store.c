@@ -1,0 +1,195 @@
+/*
+ * wf_store.c — SPI plumbing shared by the engine and the queue.
+ *
+ * Every statement is prepared once per backend with $n parameters and kept;
+ * no value is ever spliced into SQL text. All statements name their tables
+ * schema-qualified (wf.*), and the SQL functions run with a pinned
+ * search_path, so nothing a caller creates can capture them.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "pg_wf.h"
+#include "wf_store.h"
+
+/*
+ * Run a kept plan. expect > 0: the statement must touch exactly that many
+ * rows (an engine invariant, so a mismatch is an internal error).
+ */
+uint64
+wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect)
+{
+	int			rc;
+
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 p->sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		p->plan = plan;
+	}
+	rc = SPI_execute_plan(p->plan, values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s",
+			 p->sql, SPI_result_code_string(rc));
+	if (expect > 0 && SPI_processed != (uint64) expect)
+		elog(ERROR, "statement \"%s\" touched " UINT64_FORMAT " rows, expected %d",
+			 p->sql, SPI_processed, expect);
+	return SPI_processed;
+}
+
+static Datum
+get_datum(uint64 r, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, col, isnull);
+}
+
+bool
+wf_isnull(uint64 r, int col)
+{
+	bool		isnull;
+
+	(void) get_datum(r, col, &isnull);
+	return isnull;
+}
+
+int64
+wf_get_int64(uint64 r, int col)
+{
+	bool		isnull;
+	Datum		d = get_datum(r, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+int32
+wf_get_int32(uint64 r, int col)
+{
+	bool		isnull;
+	Datum		d = get_datum(r, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt32(d);
+}
+
+char *
+wf_get_text(uint64 r, int col)
+{
+	bool		isnull;
+	Datum		d = get_datum(r, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+Jsonb *
+wf_get_jsonb(uint64 r, int col)
+{
+	bool		isnull;
+	Datum		d = get_datum(r, col, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+bytea *
+wf_get_bytea(uint64 r, int col)
+{
+	bool		isnull;
+	Datum		d = get_datum(r, col, &isnull);
+
+	return isnull ? NULL : DatumGetByteaPCopy(d);
+}
+
+Datum
+wf_text_array(Datum *elems, int n)
+{
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+Datum
+wf_jsonb_array(Datum *elems, int n)
+{
+	return PointerGetDatum(construct_array(elems, n, JSONBOID, -1, false, TYPALIGN_INT));
+}
+
+void
+wf_events_add(WfEvents *ev, int64 task_id, const char *task, const char *state,
+			  Jsonb *detail)
+{
+	if (ev->n == ev->max)
+	{
+		int			max = ev->max ? ev->max * 2 : 8;
+
+		if (ev->max == 0)
+		{
+			ev->task_id = palloc(sizeof(Datum) * max);
+			ev->task_id_null = palloc(sizeof(bool) * max);
+			ev->task = palloc(sizeof(Datum) * max);
+			ev->task_null = palloc(sizeof(bool) * max);
+			ev->state = palloc(sizeof(Datum) * max);
+			ev->detail = palloc(sizeof(Datum) * max);
+			ev->detail_null = palloc(sizeof(bool) * max);
+		}
+		else
+		{
+			ev->task_id = repalloc(ev->task_id, sizeof(Datum) * max);
+			ev->task_id_null = repalloc(ev->task_id_null, sizeof(bool) * max);
+			ev->task = repalloc(ev->task, sizeof(Datum) * max);
+			ev->task_null = repalloc(ev->task_null, sizeof(bool) * max);
+			ev->state = repalloc(ev->state, sizeof(Datum) * max);
+			ev->detail = repalloc(ev->detail, sizeof(Datum) * max);
+			ev->detail_null = repalloc(ev->detail_null, sizeof(bool) * max);
+		}
+		ev->max = max;
+	}
+	ev->task_id[ev->n] = Int64GetDatum(task_id);
+	ev->task_id_null[ev->n] = (task_id == 0);
+	ev->task[ev->n] = task ? CStringGetTextDatum(task) : (Datum) 0;
+	ev->task_null[ev->n] = (task == NULL);
+	ev->state[ev->n] = CStringGetTextDatum(state);
+	ev->detail[ev->n] = detail ? JsonbPGetDatum(detail) : (Datum) 0;
+	ev->detail_null[ev->n] = (detail == NULL);
+	ev->n++;
+}
+
+static Datum
+nullable_array(Datum *elems, bool *nulls, int n, Oid type, int16 len, bool byval, char align)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  type, len, byval, align));
+}
+
+void
+wf_events_flush(WfEvents *ev, int64 execution_id)
+{
+	static WfPlan plan = {
+		"INSERT INTO wf.event (execution_id, task_id, task, state, detail) "
+		"SELECT $1, u.task_id, u.task, u.state, u.detail "
+		"FROM pg_catalog.unnest($2::pg_catalog.int8[], $3::pg_catalog.text[], "
+		"$4::pg_catalog.text[], $5::pg_catalog.jsonb[]) "
+		"AS u(task_id, task, state, detail)",
+		5, {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID}
+	};
+	Datum		values[5];
+	bool	   *nonulls;
+
+	if (ev->n == 0)
+		return;
+	nonulls = palloc0(sizeof(bool) * ev->n);
+	values[0] = Int64GetDatum(execution_id);
+	values[1] = nullable_array(ev->task_id, ev->task_id_null, ev->n, INT8OID, 8,
+							   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	values[2] = nullable_array(ev->task, ev->task_null, ev->n, TEXTOID, -1, false, TYPALIGN_INT);
+	values[3] = nullable_array(ev->state, nonulls, ev->n, TEXTOID, -1, false, TYPALIGN_INT);
+	values[4] = nullable_array(ev->detail, ev->detail_null, ev->n, JSONBOID, -1, false, TYPALIGN_INT);
+	wf_exec(&plan, values, NULL, ev->n);
+	ev->n = 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * wf_store.h — SPI access to the wf.* tables: saved plans, row getters and
+ * the history (wf.event) buffer.
+ */
+#ifndef WF_STORE_H
+#define WF_STORE_H
+
+#include "executor/spi.h"
+#include "utils/jsonb.h"
+
+#define WF_MAX_PLAN_ARGS 10
+
+/* A statement prepared once per backend and kept (SPI_keepplan). */
+typedef struct WfPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[WF_MAX_PLAN_ARGS];
+	SPIPlanPtr	plan;
+} WfPlan;
+
+extern uint64 wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect);
+
+/* Column getters on SPI_tuptable row r (1-based column numbers). */
+extern bool wf_isnull(uint64 r, int col);
+extern int64 wf_get_int64(uint64 r, int col);
+extern int32 wf_get_int32(uint64 r, int col);
+extern char *wf_get_text(uint64 r, int col);	/* NULL if null */
+extern Jsonb *wf_get_jsonb(uint64 r, int col);	/* NULL if null */
+extern bytea *wf_get_bytea(uint64 r, int col);	/* NULL if null */
+
+/* History: rows for wf.event, written in one statement per flush. */
+typedef struct WfEvents
+{
+	int			n;
+	int			max;
+	Datum	   *task_id;
+	bool	   *task_id_null;
+	Datum	   *task;
+	bool	   *task_null;
+	Datum	   *state;
+	Datum	   *detail;
+	bool	   *detail_null;
+} WfEvents;
+
+extern void wf_events_add(WfEvents *ev, int64 task_id, const char *task,
+						  const char *state, Jsonb *detail);
+extern void wf_events_flush(WfEvents *ev, int64 execution_id);
+
+extern Datum wf_text_array(Datum *elems, int n);
+extern Datum wf_jsonb_array(Datum *elems, int n);
+
+#endif							/* WF_STORE_H */

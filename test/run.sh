@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs build dependencies,
+# builds and installs pg_wf, starts a throwaway cluster with the library
+# preloaded, runs every pg_regress suite and isolation spec, and prints
+# every regression.diffs on failure. Run as root (or a sudoer).
+source "$(dirname "$0")/lib.sh"
+cd "$WF_ROOT"
+
+wf_install_deps
+wf_build_install
+bash test/check-version.sh
+wf_start_cluster
+
+failed=0
+rm -rf results output_iso regression.diffs regression.out
+make -s installcheck-regress || failed=1
+make -s installcheck-isolation || failed=1
+
+if [ $failed -ne 0 ]; then
+    for f in regression.diffs output_iso/regression.diffs; do
+        [ -f "$f" ] && { echo "==== $f"; cat "$f"; }
+    done
+    echo "== server log (tail)"; tail -n 50 "$WF_PGDIR/server.log" || true
+    echo "FAILED"
+    exit 1
+fi
+echo "== all tests passed"
