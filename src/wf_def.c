@@ -144,7 +144,7 @@ Datum
 wf_define(PG_FUNCTION_ARGS)
 {
 	static WfPlan next_version = {
-		"SELECT pg_catalog.coalesce(pg_catalog.max(version), 0) + 1 "
+		"SELECT COALESCE(pg_catalog.max(version), 0) + 1 "
 		"FROM wf.workflow WHERE name = $1",
 		1, {TEXTOID}
 	};

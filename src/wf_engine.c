@@ -67,7 +67,7 @@ typedef struct Step
 static WfPlan plan_insert_tasks = {
 	"INSERT INTO wf.task (execution_id, name, action, queue, input, state) "
 	"SELECT $1, u.name, u.action, u.queue, u.input, 'ready' "
-	"FROM pg_catalog.unnest($2::pg_catalog.text[], $3::pg_catalog.text[], "
+	"FROM unnest($2::pg_catalog.text[], $3::pg_catalog.text[], "
 	"$4::pg_catalog.text[], $5::pg_catalog.jsonb[]) AS u(name, action, queue, input) "
 	"RETURNING id, name",
 	5, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID}
