@@ -619,10 +619,16 @@ wf_task_complete(PG_FUNCTION_ARGS)
 
 	values[0] = Int64GetDatum(s.exec_id);
 	wf_exec(&lock_execution, values, NULL, 1);
-	s.g = wf_graph_get(wf_get_text(0, 1), wf_get_int32(0, 2));
-	s.input = wf_get_jsonb(0, 4);
-	s.vars = wf_get_jsonb(0, 5);
-	s.active = wf_get_int32(0, 6);
+	{
+		/* read the row before wf_graph_get() may run a query of its own */
+		char	   *workflow = wf_get_text(0, 1);
+		int			version = wf_get_int32(0, 2);
+
+		s.input = wf_get_jsonb(0, 4);
+		s.vars = wf_get_jsonb(0, 5);
+		s.active = wf_get_int32(0, 6);
+		s.g = wf_graph_get(workflow, version);
+	}
 
 	values[0] = Int64GetDatum(task_id);
 	wf_exec(&lock_task, values, NULL, 1);
@@ -654,8 +660,9 @@ wf_task_complete(PG_FUNCTION_ARGS)
 							task_id, task_state),
 					 errdetail("The first completion stands; this one was not applied.")));
 		ereport(NOTICE,
-				(errmsg("task " INT64_FORMAT " already %s; duplicate completion ignored",
-						task_id, task_state)));
+				(errmsg("task \"%s\" already %s; duplicate completion ignored",
+						task_name, task_state),
+				 errdetail("The same outcome was reported before; nothing changed.")));
 		new_state = task_state;
 		goto done;
 	}

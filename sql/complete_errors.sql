@@ -1,0 +1,69 @@
+-- wf_task_complete refuses bad calls with a documented SQLSTATE and changes nothing.
+SELECT wf_define('{"name": "errs", "tasks": {"a": {"action": "x"}, "b": {"action": "x", "requires": ["a"]}}}');
+SELECT wf_start('errs') AS exec \gset
+SELECT id AS a FROM wf.task WHERE execution_id = :exec AND name = 'a' \gset
+
+-- Not claimed yet.
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L, NULL, %L)', :a, 'success', 'x'));
+SELECT claim();
+SELECT token AS tok FROM claimed WHERE execution_id = :exec AND task = 'a' \gset
+
+CREATE TEMP TABLE before AS SELECT (SELECT count(*) FROM wf.event) AS events,
+    (SELECT count(*) FROM wf.task) AS tasks;
+
+SELECT expect_error($$SELECT wf_task_complete(NULL, 'success')$$);
+SELECT expect_error(format('SELECT wf_task_complete(%s, NULL)', :a));
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L)', :a, 'succeeded'));
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L)', :a, 'SUCCESS'));
+SELECT expect_error($$SELECT wf_task_complete(999999999, 'success', NULL, 'x')$$);
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L, NULL, %L)', :a, 'success', 'wrong'));
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L, NULL, %L)', :a, 'success', ''));
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L, NULL, %L)', :a, 'success', upper(:'tok')));
+
+-- None of that changed anything.
+SELECT (SELECT count(*) FROM wf.event) - events AS new_events,
+       (SELECT count(*) FROM wf.task) - tasks AS new_tasks FROM before;
+SELECT state, attempt, result FROM wf.task WHERE id = :a;
+
+-- Wrong claim functions arguments.
+SELECT expect_error($$SELECT * FROM wf_claim(NULL)$$);
+SELECT expect_error($$SELECT * FROM wf_claim('default', 0)$$);
+SELECT expect_error($$SELECT * FROM wf_claim('default', 1001)$$);
+SELECT expect_error($$SELECT * FROM wf_claim('default', NULL)$$);
+SELECT expect_error($$SELECT * FROM wf_claim('default', 1, '0 seconds')$$);
+SELECT expect_error($$SELECT * FROM wf_claim('default', 1, '-1 minute')$$);
+SELECT expect_error($$SELECT * FROM wf_claim('default', 1, NULL)$$);
+
+-- The right token works once; a stale one after that is refused.
+SELECT wf_task_complete(:a, 'success', '{"v": 1}', :'tok');
+SELECT wf_task_complete(:a, 'success', '{"v": 1}', :'tok');
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L, %L, %L)', :a, 'success', '{"v": 2}', :'tok'));
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L, %L, %L)', :a, 'error', '{"v": 1}', :'tok'));
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L, %L, %L)', :a, 'success', '{"v": 1}', 'wrong'));
+
+-- A NULL token is an operator override: refused to others, recorded when used.
+SELECT claim();
+SELECT id AS b FROM wf.task WHERE execution_id = :exec AND name = 'b' \gset
+CREATE ROLE wf_test_runner;
+GRANT wf_runner TO wf_test_runner;
+SET ROLE wf_test_runner;
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L)', :b, 'success'));
+-- Runners may not define or start workflows, nor read the tables directly.
+SELECT expect_error($$SELECT wf_start('errs')$$);
+SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": "x"}}}')$$);
+SELECT expect_error($$SELECT count(*) FROM wf.task$$);
+RESET ROLE;
+-- ... but may complete with the token.
+SELECT token AS btok FROM claimed WHERE execution_id = :exec AND task = 'b' \gset
+SET ROLE wf_test_runner;
+SELECT wf_task_complete(:b, 'success', '{"by": "runner"}', :'btok');
+RESET ROLE;
+SELECT state FROM wf.execution WHERE id = :exec;
+
+-- The owner (here a superuser) may override a stuck task; history says so.
+SELECT wf_start('errs') AS exec \gset
+SELECT claim();
+SELECT id AS a FROM wf.task WHERE execution_id = :exec AND name = 'a' \gset
+SELECT wf_task_complete(:a, 'success', '{"fixed": "by hand"}');
+SELECT task, state, detail - 'by' AS detail, detail->>'by' = current_user AS by_ok, actor = current_user AS actor_ok FROM wf.event WHERE task_id = :a ORDER BY id;
+DROP ROLE wf_test_runner;
