@@ -3,9 +3,10 @@ EXTENSION  = pg_wf
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" pg_wf.control)
 MODULE_big = pg_wf
 OBJS       = src/pg_wf.o src/wf_json.o src/wf_expr.o src/wf_def.o \
-             src/wf_engine.o src/wf_queue.o src/wf_store.o
+             src/wf_engine.o src/wf_task.o src/wf_queue.o src/wf_store.o \
+             src/wf_watchdog.o src/wf_audit.o
 DATA       = $(wildcard sql/pg_wf--*.sql)
-SHLIB_LINK = -ljansson
+SHLIB_LINK = -ljansson -lm
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter \
              -Wno-missing-field-initializers -Wno-sign-compare

@@ -47,15 +47,21 @@ CREATE TABLE wf.task (
     action       text        NOT NULL,
     queue        text        NOT NULL,
     state        text        NOT NULL DEFAULT 'ready'
-                 CHECK (state IN ('ready', 'running', 'succeeded', 'failed', 'cancelled', 'skipped')),
+                 CHECK (state IN ('ready', 'running', 'delegated', 'succeeded', 'failed',
+                                  'cancelled', 'skipped')),
     attempt      integer     NOT NULL DEFAULT 0,
     input        jsonb       NOT NULL DEFAULT '{}',
     result       jsonb,
     error        jsonb,
     runner       text,
     token_hash   bytea,
+    expired_token_hash bytea,
+    timeout      interval,
+    lease        interval,
     not_before   timestamptz NOT NULL DEFAULT now(),
+    wake_at      timestamptz,
     lease_until  timestamptz,
+    deadline     timestamptz,
     created_at   timestamptz NOT NULL DEFAULT now(),
     started_at   timestamptz,
     finished_at  timestamptz,
@@ -63,9 +69,18 @@ CREATE TABLE wf.task (
 ) WITH (fillfactor = 80);
 COMMENT ON TABLE wf.task IS 'Tasks of executions; the ready ones are the queue (wf_claim)';
 COMMENT ON COLUMN wf.task.token_hash IS 'SHA-256 of the current attempt''s token; the token itself is never stored';
+COMMENT ON COLUMN wf.task.expired_token_hash IS 'SHA-256 of the token of the last attempt the watchdog expired: a late callback with it is told so';
+COMMENT ON COLUMN wf.task.timeout IS 'Lease of an attempt from the definition (NULL: wf_claim''s lease)';
+COMMENT ON COLUMN wf.task.lease IS 'Lease length of the current attempt (wf_heartbeat''s default)';
+COMMENT ON COLUMN wf.task.wake_at IS 'A retry waiting for not_before: the watchdog wakes the queue then';
+COMMENT ON COLUMN wf.task.deadline IS 'When a delegated attempt times out (NULL: never)';
 
 -- The claim query: ready tasks of one queue, oldest first.
 CREATE INDEX task_ready_idx ON wf.task (queue, not_before, id) WHERE state = 'ready';
+-- The watchdog's three kinds of due work.
+CREATE INDEX task_lease_idx ON wf.task (lease_until) WHERE state = 'running';
+CREATE INDEX task_deadline_idx ON wf.task (deadline) WHERE state = 'delegated' AND deadline IS NOT NULL;
+CREATE INDEX task_wake_idx ON wf.task (wake_at) WHERE wake_at IS NOT NULL;
 
 -- Joins waiting for more of their inbound edges (deleted when they fire).
 CREATE TABLE wf.join_state (
@@ -131,6 +146,21 @@ AS 'MODULE_PATHNAME', 'wf_task_complete'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION wf_task_complete(bigint, text, jsonb, text) IS 'Report a task''s outcome (success or error); returns the task''s state';
 
+CREATE FUNCTION wf_task_delegate(task_id bigint, token text, timeout interval DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_task_delegate'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_task_delegate(bigint, text, interval) IS 'Hand a claimed task to a third party; returns the callback token for wf_task_complete';
+
+CREATE FUNCTION wf_heartbeat(task_id bigint, token text, lease interval DEFAULT NULL) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'wf_heartbeat'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_heartbeat(bigint, text, interval) IS 'Extend a running task''s lease; returns the new lease end';
+
+CREATE FUNCTION wf_tick() RETURNS integer
+AS 'MODULE_PATHNAME', 'wf_tick'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_tick() IS 'One watchdog pass (what the background worker runs): expire leases and deadlines, wake retries; returns how many tasks it acted on';
+
 /* ---------------------------------------------------------------------
  * Roles. Roles are cluster-wide, so they are created only if missing and
  * outlive DROP EXTENSION.
@@ -155,12 +185,18 @@ REVOKE ALL ON FUNCTION wf_define(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_start(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_claim(text, integer, interval, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_task_complete(bigint, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_task_delegate(bigint, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_heartbeat(bigint, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_tick() FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf.forbid_update() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION wf_define(jsonb) TO wf_admin;
 GRANT EXECUTE ON FUNCTION wf_start(text, jsonb) TO wf_admin;
 GRANT EXECUTE ON FUNCTION wf_claim(text, integer, interval, text) TO wf_admin, wf_runner;
 GRANT EXECUTE ON FUNCTION wf_task_complete(bigint, text, jsonb, text) TO wf_admin, wf_runner, wf_callback;
+GRANT EXECUTE ON FUNCTION wf_task_delegate(bigint, text, interval) TO wf_admin, wf_runner;
+GRANT EXECUTE ON FUNCTION wf_heartbeat(bigint, text, interval) TO wf_admin, wf_runner;
+GRANT EXECUTE ON FUNCTION wf_tick() TO wf_admin;
 
 GRANT USAGE ON SCHEMA wf TO wf_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA wf TO wf_admin;

@@ -5,8 +5,11 @@
  *   wf_json.c    definition parsing and validation (jansson)
  *   wf_expr.c    jsonpath expressions and templates
  *   wf_def.c     wf_define() and the compiled-graph cache
- *   wf_engine.c  wf_start(), wf_task_complete(): the state machine
+ *   wf_engine.c  wf_start(), engine steps: the state machine
+ *   wf_task.c    wf_task_complete(), wf_task_delegate(), wf_heartbeat()
  *   wf_queue.c   wf_claim(), tokens, NOTIFY
+ *   wf_watchdog.c wf_tick() and the background worker; GUCs
+ *   wf_audit.c   history rows that outlive a refused call
  *   wf_store.c   SPI plans and the history buffer
  */
 #include "postgres.h"
@@ -14,6 +17,7 @@
 #include "fmgr.h"
 
 #include "pg_wf.h"
+#include "wf_watchdog.h"
 
 PG_MODULE_MAGIC;
 
@@ -24,4 +28,5 @@ _PG_init(void)
 {
 	wf_json_init();
 	wf_def_init();
+	wf_watchdog_init();
 }

@@ -9,6 +9,8 @@
 #define PG_WF_H
 
 #include "postgres.h"
+
+#include "datatype/timestamp.h"
 #include "utils/memutils.h"
 
 /* ---------------------------------------------------------------------
@@ -22,6 +24,7 @@
 #define ERRCODE_WF_TOKEN_MISMATCH		MAKE_SQLSTATE('W','F','0','0','5')
 #define ERRCODE_WF_TASK_NOT_RUNNING		MAKE_SQLSTATE('W','F','0','0','6')
 #define ERRCODE_WF_CONFLICTING_COMPLETION MAKE_SQLSTATE('W','F','0','0','7')
+#define ERRCODE_WF_ATTEMPT_EXPIRED		MAKE_SQLSTATE('W','F','0','0','8')
 
 /* Limits, enforced at wf_define and documented in README.md. */
 #define WF_MAX_DEFINITION_BYTES	(1024 * 1024)
@@ -31,6 +34,7 @@
 #define WF_MAX_QUEUE_LEN		56	/* "wf_" + queue fits in a NOTIFY channel */
 #define WF_MAX_EXPR_LEN			8192
 #define WF_MAX_CLAIM			1000
+#define WF_MAX_RETRIES			1000
 
 #define WF_DEFAULT_QUEUE		"default"
 
@@ -62,11 +66,24 @@ typedef struct WfTemplate
 	WfExpr	   *exprs;
 } WfTemplate;
 
+/* retry policy: "count" retries after the first attempt */
+typedef struct WfRetry
+{
+	int			count;
+	Interval   *delay;			/* before the first retry */
+	double		backoff;		/* factor per further retry (>= 1) */
+	Interval   *max_delay;		/* cap, or NULL */
+	bool		jitter;			/* delay/2 + random(0, delay/2) */
+} WfRetry;
+
 typedef struct WfTask
 {
 	char	   *name;
 	char	   *action;
 	char	   *queue;
+	WfRetry    *retry;			/* NULL: no retries */
+	Interval   *timeout;		/* lease of an attempt, or NULL */
+	Interval   *delegate_timeout;	/* deadline of a delegation, or NULL */
 	WfTemplate *input;			/* NULL: {} */
 	WfTemplate *publish;		/* NULL: publishes nothing; else an object */
 	int			nrequires;		/* in-degree: the join waits for this many */
@@ -105,6 +122,7 @@ extern int	wf_task_index(const WfGraph *g, const char *name);
 
 /* wf_expr.c */
 extern void wf_expr_check(const char *text, const char *where);
+extern Interval *wf_duration_parse(const char *text, const char *where, bool allow_zero);
 extern void wf_graph_compile(WfGraph *g, Datum definition);
 
 /* wf_def.c */

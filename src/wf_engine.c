@@ -1,76 +1,62 @@
 /*
- * wf_engine.c — the state machine: wf_start() and wf_task_complete().
+ * wf_engine.c — the state machine: wf_start() and what happens when an
+ * attempt succeeds or fails (wf_task.c and wf_watchdog.c drive it).
  *
  * Concurrency contract (DESIGN.md), owned by this file:
  *
- *  - Every engine transaction touches one execution. It locks the
- *    execution row first (FOR NO KEY UPDATE), then task rows. Never the
- *    reverse. Completions in different executions never wait on each other;
+ *  - Every engine step touches one execution. It locks the execution row
+ *    first (FOR NO KEY UPDATE), then task rows. Never the reverse.
+ *    Completions in different executions never wait on each other;
  *    completions in one execution serialise on its row, so a join sees each
- *    of its branches exactly once.
- *  - A completion must present the token of the task's current attempt.
- *    After the lock is taken the task's state is checked again: a task that
- *    is no longer running cannot be completed, a finished task accepts only
- *    an identical repeat (a no-op), and a NULL token is an operator override
- *    that only the extension's owner or a superuser may use.
+ *    of its branches exactly once. The watchdog takes the execution lock
+ *    with SKIP LOCKED: it never waits, and whoever holds the lock first
+ *    decides the outcome (a callback, a cancel, or an expiry).
+ *  - After the locks are taken, the task's state and token are checked
+ *    again (wf_task.c): what is decided is never applied twice.
  *
  * Work per completion is proportional to the finishing task's out-edges:
  * a successor with one inbound edge becomes ready at once; a join counts
  * arrivals in wf.join_state (one row per waiting join) and fires when the
  * count reaches its in-degree. The execution row keeps the number of tasks
- * that are ready or running ("active"), so finding that nothing is left is
- * O(1). Expressions read only the task rows they name (see wf_json.c).
+ * that are ready, running or delegated ("active"), so finding that nothing
+ * is left is O(1). Expressions read only the task rows they name.
  *
- * Task states: ready -> running -> succeeded | failed; ready/running ->
- * cancelled when the execution ends first. Execution states: running ->
- * succeeded | failed | cancelled.
+ * Task states: ready -> running -> succeeded | failed | delegated;
+ * delegated -> succeeded | failed; a failed attempt with retries left goes
+ * back to ready (not_before = now + back-off); ready/running/delegated ->
+ * cancelled when the execution ends first.
+ * Execution states: running -> succeeded | failed | cancelled.
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
+#include "utils/datum.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "pg_wf.h"
+#include "wf_engine.h"
 #include "wf_expr.h"
 #include "wf_queue.h"
 #include "wf_store.h"
+#include "wf_watchdog.h"
 
 PG_FUNCTION_INFO_V1(wf_start);
-PG_FUNCTION_INFO_V1(wf_task_complete);
-
-/* The locked execution and everything one engine transaction changes. */
-typedef struct Step
-{
-	int64		exec_id;
-	WfGraph    *g;
-	Jsonb	   *input;
-	Jsonb	   *vars;
-	int			active;			/* tasks ready or running */
-	WfEvents	ev;
-
-	/* tasks to insert as ready */
-	int			nnew;
-	int		   *new_tasks;		/* graph indexes */
-	Datum	   *new_inputs;		/* jsonb */
-
-	/* task rows read for expressions */
-	int			nviews;
-	WfTaskView *views;
-} Step;
 
 static WfPlan plan_insert_tasks = {
-	"INSERT INTO wf.task (execution_id, name, action, queue, input, state) "
-	"SELECT $1, u.name, u.action, u.queue, u.input, 'ready' "
+	"INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state) "
+	"SELECT $1, u.name, u.action, u.queue, u.input, u.timeout, 'ready' "
 	"FROM unnest($2::pg_catalog.text[], $3::pg_catalog.text[], "
-	"$4::pg_catalog.text[], $5::pg_catalog.jsonb[]) AS u(name, action, queue, input) "
+	"$4::pg_catalog.text[], $5::pg_catalog.jsonb[], $6::pg_catalog.interval[]) "
+	"AS u(name, action, queue, input, timeout) "
 	"RETURNING id, name",
-	5, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID}
+	6, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID}
 };
 
 static WfPlan plan_update_execution = {
@@ -92,66 +78,12 @@ static WfPlan plan_views_all = {
 	1, {INT8OID}
 };
 
-static Jsonb *
-jsonb_concat2(Jsonb *a, Jsonb *b)
-{
-	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(a),
-											  JsonbPGetDatum(b)));
-}
-
-static bool
-jsonb_same(Jsonb *a, Jsonb *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return compareJsonbContainers(&a->root, &b->root) == 0;
-}
-
-/* A one-level object {k1: v1, ...} from C strings and jsonb values. */
-static Jsonb *
-make_object(int n, const char **keys, Jsonb **values)
-{
-	JsonbParseState *st = NULL;
-	JsonbValue *res;
-
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	for (int i = 0; i < n; i++)
-	{
-		JsonbValue	k;
-		JsonbValue	v;
-		Jsonb	   *jb = values[i] ? values[i] : wf_jsonb_null();
-
-		k.type = jbvString;
-		k.val.string.val = (char *) keys[i];
-		k.val.string.len = strlen(keys[i]);
-		pushJsonbValue(&st, WJB_KEY, &k);
-		if (JB_ROOT_IS_SCALAR(jb))
-			JsonbExtractScalar(&jb->root, &v);
-		else
-		{
-			v.type = jbvBinary;
-			v.val.binary.data = &jb->root;
-			v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
-		}
-		pushJsonbValue(&st, WJB_VALUE, &v);
-	}
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
-}
-
-static Jsonb *
-jsonb_int(int64 i)
-{
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-											  CStringGetDatum(psprintf(INT64_FORMAT, i))));
-}
-
 /* ---------------------------------------------------------------------
  * Context: the task rows that the pending expressions read
  * ---------------------------------------------------------------------
  */
 static void
-load_views(Step *s, bool all, bool *want)
+load_views(WfStep *s, bool all, bool *want)
 {
 	uint64		n;
 	Datum		values[2];
@@ -190,7 +122,7 @@ load_views(Step *s, bool all, bool *want)
 
 /* Record that the edge into task idx fired; true if the task is now ready. */
 static bool
-edge_fired(Step *s, int idx)
+edge_fired(WfStep *s, int idx)
 {
 	static WfPlan arrive = {
 		"INSERT INTO wf.join_state AS j (execution_id, task, arrived) VALUES ($1, $2, 1) "
@@ -217,7 +149,7 @@ edge_fired(Step *s, int idx)
 }
 
 static void
-add_ready(Step *s, int idx)
+add_ready(WfStep *s, int idx)
 {
 	if (s->new_tasks == NULL)
 	{
@@ -232,7 +164,7 @@ add_ready(Step *s, int idx)
  * document of the first expression that raised an error.
  */
 static Jsonb *
-eval_new_inputs(Step *s, Jsonb *ctx)
+eval_new_inputs(WfStep *s, Jsonb *ctx)
 {
 	for (int i = 0; i < s->nnew; i++)
 	{
@@ -241,14 +173,14 @@ eval_new_inputs(Step *s, Jsonb *ctx)
 		char	   *err = NULL;
 
 		if (t->input == NULL)
-			in = make_object(0, NULL, NULL);
+			in = wf_jsonb_object(0, NULL, NULL);
 		else if ((in = wf_eval_template(t->input, ctx, &err)) == NULL)
 		{
 			const char *keys[] = {"type", "task", "message"};
 			Jsonb	   *vals[] = {wf_jsonb_string("expression_error"),
 			wf_jsonb_string(t->name), wf_jsonb_string(err)};
 
-			return make_object(3, keys, vals);
+			return wf_jsonb_object(3, keys, vals);
 		}
 		s->new_inputs[i] = JsonbPGetDatum(in);
 	}
@@ -256,12 +188,14 @@ eval_new_inputs(Step *s, Jsonb *ctx)
 }
 
 static void
-insert_new_tasks(Step *s)
+insert_new_tasks(WfStep *s)
 {
 	Datum	   *names,
 			   *actions,
-			   *queues;
-	Datum		values[5];
+			   *queues,
+			   *timeouts;
+	bool	   *tnulls;
+	Datum		values[6];
 	uint64		n;
 
 	if (s->nnew == 0)
@@ -269,6 +203,8 @@ insert_new_tasks(Step *s)
 	names = palloc(sizeof(Datum) * s->nnew);
 	actions = palloc(sizeof(Datum) * s->nnew);
 	queues = palloc(sizeof(Datum) * s->nnew);
+	timeouts = palloc(sizeof(Datum) * s->nnew);
+	tnulls = palloc(sizeof(bool) * s->nnew);
 	for (int i = 0; i < s->nnew; i++)
 	{
 		WfTask	   *t = &s->g->tasks[s->new_tasks[i]];
@@ -276,6 +212,8 @@ insert_new_tasks(Step *s)
 		names[i] = CStringGetTextDatum(t->name);
 		actions[i] = CStringGetTextDatum(t->action);
 		queues[i] = CStringGetTextDatum(t->queue);
+		timeouts[i] = t->timeout ? IntervalPGetDatum(t->timeout) : (Datum) 0;
+		tnulls[i] = (t->timeout == NULL);
 		wf_notify_queue(t->queue);
 	}
 	values[0] = Int64GetDatum(s->exec_id);
@@ -283,6 +221,14 @@ insert_new_tasks(Step *s)
 	values[2] = wf_text_array(actions, s->nnew);
 	values[3] = wf_text_array(queues, s->nnew);
 	values[4] = wf_jsonb_array(s->new_inputs, s->nnew);
+	{
+		int			dims[1] = {s->nnew};
+		int			lbs[1] = {1};
+
+		values[5] = PointerGetDatum(construct_md_array(timeouts, tnulls, 1, dims, lbs,
+													   INTERVALOID, sizeof(Interval),
+													   false, TYPALIGN_DOUBLE));
+	}
 	n = wf_exec(&plan_insert_tasks, values, NULL, s->nnew);
 	for (uint64 r = 0; r < n; r++)
 		wf_events_add(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), "ready", NULL);
@@ -290,12 +236,13 @@ insert_new_tasks(Step *s)
 }
 
 /* End the execution as failed: cancel what is left, record the error. */
-static void
-fail_execution(Step *s, Jsonb *error)
+void
+wf_fail_execution(WfStep *s, Jsonb *error)
 {
 	static WfPlan cancel = {
 		"UPDATE wf.task SET state = 'cancelled', finished_at = pg_catalog.now(), "
-		"lease_until = NULL WHERE execution_id = $1 AND state IN ('ready', 'running') "
+		"lease_until = NULL, deadline = NULL, wake_at = NULL "
+		"WHERE execution_id = $1 AND state IN ('ready', 'running', 'delegated') "
 		"RETURNING id, name",
 		1, {INT8OID}
 	};
@@ -323,7 +270,7 @@ fail_execution(Step *s, Jsonb *error)
 
 /* Store the execution's new bookkeeping; finish it if nothing is left. */
 static void
-save_execution(Step *s, Jsonb *ctx_for_output)
+save_execution(WfStep *s, Jsonb *ctx_for_output)
 {
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', 'n', 'n'};
@@ -341,7 +288,7 @@ save_execution(Step *s, Jsonb *ctx_for_output)
 			Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), NULL,
 			wf_jsonb_string(psprintf("output: %s", err))};
 
-			fail_execution(s, make_object(3, keys, vals));
+			wf_fail_execution(s, wf_jsonb_object(3, keys, vals));
 			return;
 		}
 		state = "succeeded";
@@ -363,7 +310,7 @@ save_execution(Step *s, Jsonb *ctx_for_output)
  * Returns NULL or an expression failure document.
  */
 static Jsonb *
-run_expressions(Step *s, WfTask *finished, Jsonb *result, Jsonb **ctx_out)
+run_expressions(WfStep *s, WfTask *finished, Jsonb *result, Jsonb **ctx_out)
 {
 	bool	   *want = palloc0(sizeof(bool) * s->g->ntasks);
 	bool		all = false;
@@ -394,9 +341,9 @@ run_expressions(Step *s, WfTask *finished, Jsonb *result, Jsonb **ctx_out)
 			wf_jsonb_string(finished->name),
 			wf_jsonb_string(psprintf("publish: %s", err))};
 
-			return make_object(3, keys, vals);
+			return wf_jsonb_object(3, keys, vals);
 		}
-		s->vars = jsonb_concat2(s->vars, published);
+		s->vars = wf_jsonb_concat(s->vars, published);
 	}
 	ctx = wf_context(s->input, s->vars, s->nviews, s->views, NULL);
 	*ctx_out = ctx;
@@ -453,7 +400,7 @@ check_input(WfGraph *g, Jsonb *input)
 						 errhint("The workflow declares its input keys in \"input\".")));
 		}
 	}
-	return jsonb_concat2(DatumGetJsonbP(g->input_defaults), input);
+	return wf_jsonb_concat(DatumGetJsonbP(g->input_defaults), input);
 }
 
 Datum
@@ -471,7 +418,7 @@ wf_start(PG_FUNCTION_ARGS)
 	char	   *name;
 	Jsonb	   *input;
 	Datum		values[3];
-	Step		s;
+	WfStep		s;
 	Jsonb	   *failure;
 	Jsonb	   *ctx;
 
@@ -480,7 +427,7 @@ wf_start(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("workflow name must not be null")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	input = PG_ARGISNULL(1) ? make_object(0, NULL, NULL) : PG_GETARG_JSONB_P(1);
+	input = PG_ARGISNULL(1) ? wf_jsonb_object(0, NULL, NULL) : PG_GETARG_JSONB_P(1);
 
 	memset(&s, 0, sizeof(s));
 	SPI_connect();
@@ -493,13 +440,14 @@ wf_start(PG_FUNCTION_ARGS)
 				 errhint("Define it first with wf_define().")));
 	s.g = wf_graph_get(name, wf_get_int32(0, 1));
 	s.input = check_input(s.g, input);
-	s.vars = make_object(0, NULL, NULL);
+	s.vars = wf_jsonb_object(0, NULL, NULL);
 
 	values[1] = Int32GetDatum(s.g->version);
 	values[2] = JsonbPGetDatum(s.input);
 	wf_exec(&insert_execution, values, NULL, 1);
 	s.exec_id = wf_get_int64(0, 1);
 	wf_events_add(&s.ev, 0, NULL, "running", NULL);
+	s.nviews = 0;
 
 	for (int i = 0; i < s.g->nstart; i++)
 		add_ready(&s, s.g->start[i]);
@@ -520,228 +468,250 @@ wf_start(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------
- * wf_task_complete(task_id bigint, status text, result jsonb, token text)
- *   RETURNS text
+ * Steps: one locked execution, for wf_task.c and wf_watchdog.c
  * ---------------------------------------------------------------------
  */
 
-/* A NULL token bypasses the claim: only for the extension's owner. */
-static void
-check_override_allowed(int64 task_id)
-{
-	Oid			caller = GetOuterUserId();
-	Oid			owner = GetUserId();	/* we run SECURITY DEFINER */
-
-	if (!superuser_arg(caller) && !has_privs_of_role(caller, owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to complete task " INT64_FORMAT " without its token",
-						task_id),
-				 errdetail("A NULL token is an operator override."),
-				 errhint("Only the owner of extension pg_wf or a superuser may override; runners pass the token from wf_claim().")));
-}
-
-Datum
-wf_task_complete(PG_FUNCTION_ARGS)
+/* The execution of a task (immutable), or an error if the task is unknown. */
+int64
+wf_task_execution(int64 task_id)
 {
 	static WfPlan find = {
 		"SELECT execution_id FROM wf.task WHERE id = $1",
 		1, {INT8OID}
 	};
-	static WfPlan lock_execution = {
-		"SELECT workflow, version, state, input, vars, active FROM wf.execution "
-		"WHERE id = $1 FOR NO KEY UPDATE",
-		1, {INT8OID}
-	};
-	static WfPlan lock_task = {
-		"SELECT name, state, token_hash, result, error, attempt FROM wf.task "
-		"WHERE id = $1 FOR NO KEY UPDATE",
-		1, {INT8OID}
-	};
-	static WfPlan finish_task = {
-		"UPDATE wf.task SET state = $2, result = $3, error = $4, "
-		"finished_at = pg_catalog.now(), lease_until = NULL WHERE id = $1",
-		4, {INT8OID, TEXTOID, JSONBOID, JSONBOID}
-	};
-	int64		task_id;
-	char	   *status;
-	bool		success;
-	Jsonb	   *result;
-	char	   *token;
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	Step		s;
-	char	   *task_name;
-	char	   *task_state;
-	bytea	   *token_hash;
-	int			attempt;
-	int			idx;
-	WfTask	   *t;
-	char	   *new_state;
-	MemoryContext callercxt = CurrentMemoryContext;
-	text	   *ret;
+	Datum		values[1];
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("task_id must not be null")));
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("status must not be null"),
-				 errhint("Use 'success' or 'error'.")));
-	task_id = PG_GETARG_INT64(0);
-	status = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (strcmp(status, "success") == 0)
-		success = true;
-	else if (strcmp(status, "error") == 0)
-		success = false;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid status \"%s\"", status),
-				 errhint("Use 'success' or 'error'.")));
-	result = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	if (!success && result == NULL)
-		result = make_object(0, NULL, NULL);	/* an error always has a document */
-	token = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
-
-	memset(&s, 0, sizeof(s));
-	SPI_connect();
-
-	/* The task's execution (immutable), to lock in the contract's order. */
 	values[0] = Int64GetDatum(task_id);
 	if (wf_exec(&find, values, NULL, 0) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_WF_UNKNOWN_TASK),
 				 errmsg("task " INT64_FORMAT " does not exist", task_id)));
-	s.exec_id = wf_get_int64(0, 1);
+	return wf_get_int64(0, 1);
+}
 
-	values[0] = Int64GetDatum(s.exec_id);
-	wf_exec(&lock_execution, values, NULL, 1);
+/*
+ * Lock an execution row and load its graph. With skip_locked, returns false
+ * instead of waiting when another transaction holds it.
+ */
+bool
+wf_step_open(WfStep *s, int64 exec_id, bool skip_locked)
+{
+	static WfPlan lock_wait = {
+		"SELECT workflow, version, state, input, vars, active FROM wf.execution "
+		"WHERE id = $1 FOR NO KEY UPDATE",
+		1, {INT8OID}
+	};
+	static WfPlan lock_skip = {
+		"SELECT workflow, version, state, input, vars, active FROM wf.execution "
+		"WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	char	   *workflow;
+	int			version;
+
+	memset(s, 0, sizeof(*s));
+	s->exec_id = exec_id;
+	values[0] = Int64GetDatum(exec_id);
+	if (wf_exec(skip_locked ? &lock_skip : &lock_wait, values, NULL, 0) != 1)
 	{
-		/* read the row before wf_graph_get() may run a query of its own */
-		char	   *workflow = wf_get_text(0, 1);
-		int			version = wf_get_int32(0, 2);
-
-		s.input = wf_get_jsonb(0, 4);
-		s.vars = wf_get_jsonb(0, 5);
-		s.active = wf_get_int32(0, 6);
-		s.g = wf_graph_get(workflow, version);
+		if (skip_locked)
+			return false;
+		elog(ERROR, "execution " INT64_FORMAT " does not exist", exec_id);
 	}
+	/* read the row before wf_graph_get() may run a query of its own */
+	workflow = wf_get_text(0, 1);
+	version = wf_get_int32(0, 2);
+	s->state = wf_get_text(0, 3);
+	s->input = wf_get_jsonb(0, 4);
+	s->vars = wf_get_jsonb(0, 5);
+	s->active = wf_get_int32(0, 6);
+	s->g = wf_graph_get(workflow, version);
+	return true;
+}
+
+/* Lock a task of the open step's execution and read it. */
+void
+wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr)
+{
+	static WfPlan lock_task = {
+		"SELECT name, state, token_hash, expired_token_hash, result, error, attempt, "
+		"lease, lease_until < pg_catalog.now(), deadline < pg_catalog.now(), execution_id "
+		"FROM wf.task WHERE id = $1 FOR NO KEY UPDATE",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	bool		isnull;
+	Datum		d;
 
 	values[0] = Int64GetDatum(task_id);
-	wf_exec(&lock_task, values, NULL, 1);
-	task_name = wf_get_text(0, 1);
-	task_state = wf_get_text(0, 2);
-	token_hash = wf_get_bytea(0, 3);
-	attempt = wf_get_int32(0, 6);
-
-	if (token == NULL)
-		check_override_allowed(task_id);
-
-	if (strcmp(task_state, "succeeded") == 0 || strcmp(task_state, "failed") == 0)
-	{
-		bool		same;
-
-		if (token && !wf_token_matches(token, token_hash))
-			ereport(ERROR,
-					(errcode(ERRCODE_WF_TOKEN_MISMATCH),
-					 errmsg("token of task " INT64_FORMAT " is stale or wrong", task_id),
-					 errdetail("The task already %s.", task_state)));
-		same = success ? (strcmp(task_state, "succeeded") == 0 &&
-						  jsonb_same(result, wf_get_jsonb(0, 4)))
-			: (strcmp(task_state, "failed") == 0 &&
-			   jsonb_same(result, wf_get_jsonb(0, 5)));
-		if (!same)
-			ereport(ERROR,
-					(errcode(ERRCODE_WF_CONFLICTING_COMPLETION),
-					 errmsg("task " INT64_FORMAT " already %s with a different outcome",
-							task_id, task_state),
-					 errdetail("The first completion stands; this one was not applied.")));
-		ereport(NOTICE,
-				(errmsg("task \"%s\" already %s; duplicate completion ignored",
-						task_name, task_state),
-				 errdetail("The same outcome was reported before; nothing changed.")));
-		new_state = task_state;
-		goto done;
-	}
-	if (strcmp(task_state, "running") != 0)
+	if (wf_exec(&lock_task, values, NULL, 0) != 1)
 		ereport(ERROR,
-				(errcode(ERRCODE_WF_TASK_NOT_RUNNING),
-				 errmsg("task " INT64_FORMAT " is %s, not running", task_id, task_state),
-				 strcmp(task_state, "ready") == 0 ?
-				 errhint("Claim it with wf_claim() first.") : 0));
-	if (token && !wf_token_matches(token, token_hash))
-		ereport(ERROR,
-				(errcode(ERRCODE_WF_TOKEN_MISMATCH),
-				 errmsg("token of task " INT64_FORMAT " is stale or wrong", task_id),
-				 errdetail("Only the token of the task's current attempt completes it.")));
-
-	/* Record the outcome. */
-	idx = wf_task_index(s.g, task_name);
-	if (idx < 0)
+				(errcode(ERRCODE_WF_UNKNOWN_TASK),
+				 errmsg("task " INT64_FORMAT " does not exist", task_id)));
+	if (wf_get_int64(0, 11) != s->exec_id)
+		elog(ERROR, "task " INT64_FORMAT " moved to another execution", task_id);
+	tr->id = task_id;
+	tr->name = wf_get_text(0, 1);
+	tr->state = wf_get_text(0, 2);
+	tr->token_hash = wf_get_bytea(0, 3);
+	tr->expired_hash = wf_get_bytea(0, 4);
+	tr->result = wf_get_jsonb(0, 5);
+	tr->error = wf_get_jsonb(0, 6);
+	tr->attempt = wf_get_int32(0, 7);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull);
+	tr->lease = isnull ? NULL : DatumGetIntervalP(datumCopy(d, false, sizeof(Interval)));
+	tr->lease_passed = !wf_isnull(0, 9) &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
+	tr->deadline_passed = !wf_isnull(0, 10) &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10, &isnull));
+	tr->idx = wf_task_index(s->g, tr->name);
+	if (tr->idx < 0)
 		elog(ERROR, "task \"%s\" is not in workflow \"%s\" version %d",
-			 task_name, s.g->name, s.g->version);
-	t = &s.g->tasks[idx];
-	new_state = success ? "succeeded" : "failed";
-	values[1] = CStringGetTextDatum(new_state);
-	values[2] = result ? JsonbPGetDatum(result) : (Datum) 0;
-	nulls[2] = (success && result) ? ' ' : 'n';
-	values[3] = success ? (Datum) 0 : JsonbPGetDatum(result);
-	nulls[3] = success ? 'n' : ' ';
-	wf_exec(&finish_task, values, nulls, 1);
-	{
-		const char *keys[] = {"attempt", "override", "by"};
-		Jsonb	   *vals[] = {jsonb_int(attempt), NULL, NULL};
-		int			nkeys = 1;
+			 tr->name, s->g->name, s->g->version);
+	tr->def = &s->g->tasks[tr->idx];
+}
 
-		if (token == NULL)
-		{
-			vals[1] = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("true")));
-			vals[2] = wf_jsonb_string(GetUserNameFromId(GetOuterUserId(), false));
-			nkeys = 3;
-		}
-		wf_events_add(&s.ev, task_id, task_name, new_state, make_object(nkeys, keys, vals));
-	}
+void
+wf_step_close(WfStep *s)
+{
+	wf_events_flush(&s->ev, s->exec_id);
+}
 
-	if (!success)
-	{
-		const char *keys[] = {"type", "task", "task_id", "error"};
-		Jsonb	   *vals[] = {wf_jsonb_string("task_failed"), wf_jsonb_string(task_name),
-		jsonb_int(task_id), result};
+/* The attempt succeeded: record it, schedule its successors. */
+const char *
+wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
+{
+	static WfPlan finish = {
+		"UPDATE wf.task SET state = 'succeeded', result = $2, error = NULL, "
+		"finished_at = pg_catalog.now(), lease_until = NULL, deadline = NULL WHERE id = $1",
+		2, {INT8OID, JSONBOID}
+	};
+	WfTask	   *t = tr->def;
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	Jsonb	   *failure;
+	Jsonb	   *ctx = NULL;
 
-		s.active--;
-		fail_execution(&s, make_object(4, keys, vals));
-	}
+	values[0] = Int64GetDatum(tr->id);
+	values[1] = result ? JsonbPGetDatum(result) : (Datum) 0;
+	nulls[1] = result ? ' ' : 'n';
+	wf_exec(&finish, values, nulls, 1);
+	wf_events_add(&s->ev, tr->id, tr->name, "succeeded", detail);
+
+	for (int k = 0; k < t->nsuccessors; k++)
+		if (edge_fired(s, t->successors[k]))
+			add_ready(s, t->successors[k]);
+	failure = run_expressions(s, t, result, &ctx);
+	s->active--;
+	if (failure)
+		wf_fail_execution(s, failure);
 	else
 	{
-		Jsonb	   *failure;
-		Jsonb	   *ctx = NULL;
-
-		for (int k = 0; k < t->nsuccessors; k++)
-			if (edge_fired(&s, t->successors[k]))
-				add_ready(&s, t->successors[k]);
-		failure = run_expressions(&s, t, result, &ctx);
-		s.active--;
-		if (failure)
-			fail_execution(&s, failure);
-		else
-		{
-			insert_new_tasks(&s);
-			save_execution(&s, ctx);
-		}
+		insert_new_tasks(s);
+		save_execution(s, ctx);
 	}
-	wf_events_flush(&s.ev, s.exec_id);
+	return "succeeded";
+}
 
-done:
-	/* The return value must outlive SPI's memory. */
+/*
+ * How long to wait before retry number n (n >= 1): delay * backoff^(n-1),
+ * capped at max_delay (and at ten years), with "equal jitter" if asked:
+ * half the delay plus a random part of the other half.
+ */
+static Interval *
+retry_delay(WfRetry *r, int n)
+{
+	double		base = (double) r->delay->day * USECS_PER_DAY + r->delay->time;
+	double		d = base * pow(r->backoff, n - 1);
+	double		cap = 10.0 * 365 * USECS_PER_DAY;
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	if (r->max_delay)
+		cap = Min(cap, (double) r->max_delay->day * USECS_PER_DAY + r->max_delay->time);
+	if (isnan(d) || d > cap)
+		d = cap;
+	if (r->jitter)
+		d = d / 2 + pg_prng_double(&pg_global_prng_state) * (d / 2);
+	iv->time = (TimeOffset) d;
+	return iv;
+}
+
+/*
+ * The attempt failed (a runner's error, an expired lease or a delegate
+ * timeout): retry if the policy allows, else fail the task and execution.
+ * expired: the watchdog ended it; its token is remembered as expired.
+ * Returns the task's new state.
+ */
+const char *
+wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *detail)
+{
+	static WfPlan retry = {
+		"UPDATE wf.task SET state = 'ready', error = $2, "
+		"not_before = pg_catalog.now() + $3, "
+		"wake_at = CASE WHEN $3 > '0'::pg_catalog.interval THEN pg_catalog.now() + $3 END, "
+		"expired_token_hash = CASE WHEN $4 THEN token_hash ELSE expired_token_hash END, "
+		"token_hash = NULL, lease_until = NULL, deadline = NULL, runner = NULL "
+		"WHERE id = $1 RETURNING not_before, queue",
+		4, {INT8OID, JSONBOID, INTERVALOID, BOOLOID}
+	};
+	static WfPlan fail = {
+		"UPDATE wf.task SET state = 'failed', error = $2, finished_at = pg_catalog.now(), "
+		"expired_token_hash = CASE WHEN $3 THEN token_hash ELSE expired_token_hash END, "
+		"lease_until = NULL, deadline = NULL WHERE id = $1",
+		3, {INT8OID, JSONBOID, BOOLOID}
+	};
+	WfRetry    *r = tr->def->retry;
+	Datum		values[4];
+
+	values[0] = Int64GetDatum(tr->id);
+	values[1] = JsonbPGetDatum(error);
+	if (r && tr->attempt <= r->count)
 	{
-		MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
+		Interval   *delay = retry_delay(r, tr->attempt);
+		TimestampTz not_before;
+		bool		isnull;
+		const char *keys[] = {"error", "retry", "delay", "not_before"};
+		Jsonb	   *vals[4];
+		char	   *queue;
 
-		ret = cstring_to_text(new_state);
-		MemoryContextSwitchTo(spicxt);
+		values[2] = IntervalPGetDatum(delay);
+		values[3] = BoolGetDatum(expired);
+		wf_exec(&retry, values, NULL, 1);
+		not_before = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc, 1, &isnull));
+		queue = wf_get_text(0, 2);
+		if (delay->time == 0 && delay->day == 0)
+			wf_notify_queue(queue);
+		else
+			wf_watchdog_due(not_before);
+
+		vals[0] = error;
+		vals[1] = wf_jsonb_int(tr->attempt);
+		vals[2] = wf_jsonb_string(DatumGetCString(DirectFunctionCall1(interval_out,
+																	  IntervalPGetDatum(delay))));
+		vals[3] = wf_jsonb_string(timestamptz_to_str(not_before));
+		wf_events_add(&s->ev, tr->id, tr->name, "ready",
+					  wf_jsonb_concat(detail, wf_jsonb_object(4, keys, vals)));
+		return "ready";
 	}
-	SPI_finish();
-	PG_RETURN_TEXT_P(ret);
+
+	values[2] = BoolGetDatum(expired);
+	wf_exec(&fail, values, NULL, 1);
+	{
+		const char *keys[] = {"error"};
+
+		wf_events_add(&s->ev, tr->id, tr->name, "failed",
+					  wf_jsonb_concat(detail, wf_jsonb_object(1, keys, &error)));
+	}
+	{
+		const char *keys[] = {"type", "task", "task_id", "error"};
+		Jsonb	   *vals[] = {wf_jsonb_string("task_failed"), wf_jsonb_string(tr->name),
+		wf_jsonb_int(tr->id), error};
+
+		s->active--;
+		wf_fail_execution(s, wf_jsonb_object(4, keys, vals));
+	}
+	return "failed";
 }

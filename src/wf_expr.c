@@ -21,6 +21,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
 #include "utils/jsonb.h"
 #include "utils/jsonpath.h"
 #include "utils/resowner.h"
@@ -59,6 +60,48 @@ wf_expr_check(const char *text, const char *where)
 				 errhint("A string starting with \"$\" is a jsonpath expression; write \"$$\" for a literal \"$\".")));
 	}
 	PG_END_TRY();
+}
+
+/*
+ * A duration: PostgreSQL interval text, positive (or zero if allowed),
+ * without months (a month has no fixed length for a lease).
+ */
+Interval *
+wf_duration_parse(const char *text, const char *where, bool allow_zero)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	Interval   *volatile iv = NULL;
+
+	PG_TRY();
+	{
+		iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
+												   ObjectIdGetDatum(InvalidOid),
+												   Int32GetDatum(-1)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* Only the input function ran: no resources to release but memory. */
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_INVALID_DEFINITION),
+				 errmsg("invalid workflow definition at %s: bad duration \"%s\"", where, text),
+				 errdetail("%s", edata->message),
+				 errhint("Durations are PostgreSQL interval text, e.g. \"30s\", \"5 minutes\", \"1 day\".")));
+	}
+	PG_END_TRY();
+
+	if (iv->month != 0 || iv->day < 0 || iv->time < 0 ||
+		(!allow_zero && iv->day == 0 && iv->time == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_INVALID_DEFINITION),
+				 errmsg("invalid workflow definition at %s: duration \"%s\" must be %s",
+						where, text, allow_zero ? "zero or positive" : "positive"),
+				 errhint("Use seconds, minutes, hours or days; months and negative parts are refused.")));
+	return iv;
 }
 
 /* The jsonb value at key in an object container, or NULL. */
@@ -250,6 +293,55 @@ wf_context(Jsonb *input, Jsonb *vars, int ntasks, const WfTaskView *tasks,
 	}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
+}
+
+Jsonb *
+wf_jsonb_concat(Jsonb *a, Jsonb *b)
+{
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(a),
+											  JsonbPGetDatum(b)));
+}
+
+bool
+wf_jsonb_same(Jsonb *a, Jsonb *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return compareJsonbContainers(&a->root, &b->root) == 0;
+}
+
+/* A one-level object {k1: v1, ...} from C strings and jsonb values (NULL: null). */
+Jsonb *
+wf_jsonb_object(int n, const char **keys, Jsonb **values)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		push_key(&st, keys[i]);
+		push_jsonb(&st, WJB_VALUE, values[i]);
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+Jsonb *
+wf_jsonb_int(int64 i)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+											  CStringGetDatum(psprintf(INT64_FORMAT, i))));
+}
+
+Jsonb *
+wf_jsonb_bool(bool b)
+{
+	JsonbValue	v;
+
+	v.type = jbvBool;
+	v.val.boolean = b;
+	return JsonbValueToJsonb(&v);
 }
 
 static Jsonb *

@@ -362,18 +362,80 @@ resolve_refs(WfGraph *g, WfExpr *e, const char *path)
 	}
 }
 
+#define DURATION_HINT "Durations are PostgreSQL interval text, e.g. \"30s\", \"5 minutes\", \"1 day\"."
+
+static Interval *
+get_duration(json_t *v, const char *path, bool allow_zero)
+{
+	if (!json_is_string(v))
+		def_error(path, DURATION_HINT, "duration must be a string, not %s", json_type_name(v));
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		def_error(path, DURATION_HINT, "duration must not contain NUL characters");
+	return wf_duration_parse(json_string_value(v), path, allow_zero);
+}
+
+static WfRetry *
+parse_retry(json_t *v, const char *path)
+{
+	static const char *const allowed[] =
+	{"backoff", "count", "delay", "jitter", "max_delay", NULL};
+	WfRetry    *r = palloc0(sizeof(WfRetry));
+	json_t	   *x;
+
+	if (!json_is_object(v))
+		def_error(path, "For example {\"count\": 3, \"delay\": \"2s\", \"backoff\": 2}.",
+				  "retry must be an object, not %s", json_type_name(v));
+	check_keys(v, path, allowed,
+			   "Retry keys are count, delay, backoff, max_delay and jitter.");
+	x = json_object_get(v, "count");
+	if (!x)
+		def_error(path, "count is the number of retries after the first attempt.",
+				  "retry has no count");
+	if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+		json_integer_value(x) > WF_MAX_RETRIES)
+		def_error(path_key(path, "count"), NULL,
+				  "count must be an integer from 0 to %d", WF_MAX_RETRIES);
+	r->count = (int) json_integer_value(x);
+
+	x = json_object_get(v, "delay");
+	r->delay = x ? get_duration(x, path_key(path, "delay"), true)
+		: wf_duration_parse("0", path, true);
+	x = json_object_get(v, "backoff");
+	r->backoff = 1.0;
+	if (x)
+	{
+		if (!json_is_number(x) || json_number_value(x) < 1.0 || json_number_value(x) > 100.0)
+			def_error(path_key(path, "backoff"), "1 keeps the delay constant; 2 doubles it each retry.",
+					  "backoff must be a number from 1 to 100");
+		r->backoff = json_number_value(x);
+	}
+	x = json_object_get(v, "max_delay");
+	if (x)
+		r->max_delay = get_duration(x, path_key(path, "max_delay"), false);
+	x = json_object_get(v, "jitter");
+	if (x)
+	{
+		if (!json_is_boolean(x))
+			def_error(path_key(path, "jitter"), NULL, "jitter must be true or false, not %s",
+					  json_type_name(x));
+		r->jitter = json_is_true(x);
+	}
+	return r;
+}
+
 static void
 parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *path)
 {
 	static const char *const allowed[] =
-	{"action", "description", "input", "publish", "queue", "requires", NULL};
+	{"action", "delegate_timeout", "description", "input", "publish", "queue",
+	"requires", "retry", "timeout", NULL};
 	json_t	   *x;
 
 	t->name = pstrdup(name);
 	if (!json_is_object(v))
 		def_error(path, NULL, "task must be an object, not %s", json_type_name(v));
 	check_keys(v, path, allowed,
-			   "Task keys are action, description, input, publish, queue and requires.");
+			   "Task keys are action, delegate_timeout, description, input, publish, queue, requires, retry and timeout.");
 
 	x = json_object_get(v, "action");
 	if (!x)
@@ -393,6 +455,16 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	if (x && !json_is_string(x))
 		def_error(path_key(path, "description"), NULL,
 				  "description must be a string, not %s", json_type_name(x));
+
+	x = json_object_get(v, "timeout");
+	if (x)
+		t->timeout = get_duration(x, path_key(path, "timeout"), false);
+	x = json_object_get(v, "delegate_timeout");
+	if (x)
+		t->delegate_timeout = get_duration(x, path_key(path, "delegate_timeout"), false);
+	x = json_object_get(v, "retry");
+	if (x)
+		t->retry = parse_retry(x, path_key(path, "retry"));
 
 	x = json_object_get(v, "input");
 	if (x)

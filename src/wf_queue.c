@@ -26,6 +26,7 @@
 #include "pg_wf.h"
 #include "wf_queue.h"
 #include "wf_store.h"
+#include "wf_watchdog.h"
 
 PG_FUNCTION_INFO_V1(wf_claim);
 
@@ -109,16 +110,19 @@ wf_claim(PG_FUNCTION_ARGS)
 		"    FOR UPDATE SKIP LOCKED) s"
 		"), u AS ("
 		"  UPDATE wf.task t SET state = 'running', attempt = t.attempt + 1,"
-		"    lease_until = pg_catalog.now() + $3, runner = $4, token_hash = $5[c.n],"
+		"    lease = COALESCE(t.timeout, $3),"
+		"    lease_until = pg_catalog.now() + COALESCE(t.timeout, $3),"
+		"    runner = $4, token_hash = $5[c.n], wake_at = NULL,"
 		"    started_at = pg_catalog.now()"
 		"  FROM c WHERE t.id = c.id"
-		"  RETURNING t.id, t.execution_id, t.name, t.action, t.input, t.attempt, c.n"
+		"  RETURNING t.id, t.execution_id, t.name, t.action, t.input, t.attempt, c.n,"
+		"    t.lease_until"
 		"), e AS ("
 		"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)"
 		"  SELECT u.execution_id, u.id, u.name, 'running',"
 		"    pg_catalog.jsonb_build_object('attempt', u.attempt, 'runner', $4)"
 		"  FROM u"
-		") SELECT id, execution_id, name, action, input, attempt, n FROM u ORDER BY n",
+		") SELECT id, execution_id, name, action, input, attempt, n, lease_until FROM u ORDER BY n",
 		5, {TEXTOID, INT4OID, INTERVALOID, TEXTOID, BYTEAARRAYOID}
 	};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
@@ -186,6 +190,9 @@ wf_claim(PG_FUNCTION_ARGS)
 																		SPI_tuptable->tupdesc,
 																		7, &isnull)) - 1]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
+		wf_watchdog_due(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r],
+														  SPI_tuptable->tupdesc, 8,
+														  &isnull)));
 	}
 	SPI_finish();
 

@@ -1,0 +1,62 @@
+/*
+ * wf_engine.h — engine steps: one locked execution at a time.
+ */
+#ifndef WF_ENGINE_H
+#define WF_ENGINE_H
+
+#include "utils/jsonb.h"
+
+#include "pg_wf.h"
+#include "wf_expr.h"
+#include "wf_store.h"
+
+/* The locked execution and everything one engine step changes. */
+typedef struct WfStep
+{
+	int64		exec_id;
+	WfGraph    *g;
+	char	   *state;			/* the execution's state when locked */
+	Jsonb	   *input;
+	Jsonb	   *vars;
+	int			active;			/* tasks ready, running or delegated */
+	WfEvents	ev;
+
+	/* tasks to insert as ready */
+	int			nnew;
+	int		   *new_tasks;		/* graph indexes */
+	Datum	   *new_inputs;		/* jsonb */
+
+	/* task rows read for expressions */
+	int			nviews;
+	WfTaskView *views;
+} WfStep;
+
+/* A locked task row. */
+typedef struct WfTaskRow
+{
+	int64		id;
+	char	   *name;
+	char	   *state;
+	bytea	   *token_hash;
+	bytea	   *expired_hash;
+	Jsonb	   *result;
+	Jsonb	   *error;
+	int			attempt;
+	Interval   *lease;			/* lease length of the current attempt */
+	bool		lease_passed;	/* lease_until < now() */
+	bool		deadline_passed;	/* deadline < now() */
+	int			idx;			/* in the graph */
+	WfTask	   *def;
+} WfTaskRow;
+
+extern int64 wf_task_execution(int64 task_id);
+extern bool wf_step_open(WfStep *s, int64 exec_id, bool skip_locked);
+extern void wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr);
+extern void wf_step_close(WfStep *s);
+extern const char *wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result,
+										Jsonb *detail);
+extern const char *wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,
+									 bool expired, Jsonb *detail);
+extern void wf_fail_execution(WfStep *s, Jsonb *error);
+
+#endif							/* WF_ENGINE_H */

@@ -1,0 +1,350 @@
+/*
+ * wf_task.c — what runners and third parties call about one task:
+ * wf_task_complete(), wf_task_delegate(), wf_heartbeat().
+ *
+ * Each call is one engine step (wf_engine.c): lock the execution, then the
+ * task, then check under the locks that the caller holds the current
+ * attempt's token and that the task is in a state the call applies to.
+ * Token rules:
+ *  - the current attempt's token (from wf_claim, or the callback token
+ *    from wf_task_delegate) acts on the task;
+ *  - the token of an attempt the watchdog expired gets WF008, and a late
+ *    completion's result is kept in the history (wf_audit.c);
+ *  - anything else gets WF005;
+ *  - a NULL token on wf_task_complete is an operator override, for the
+ *    extension's owner or a superuser only.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "pg_wf.h"
+#include "wf_audit.h"
+#include "wf_engine.h"
+#include "wf_queue.h"
+#include "wf_watchdog.h"
+
+PG_FUNCTION_INFO_V1(wf_task_complete);
+PG_FUNCTION_INFO_V1(wf_task_delegate);
+PG_FUNCTION_INFO_V1(wf_heartbeat);
+
+static int64
+get_task_id(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("task_id must not be null")));
+	return PG_GETARG_INT64(0);
+}
+
+static char *
+get_token(FunctionCallInfo fcinfo, int argno, bool required)
+{
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("token must not be null"),
+					 errhint("Pass the token that wf_claim() returned for this attempt.")));
+		return NULL;
+	}
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+static Interval *
+get_positive_interval(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	Interval   *iv;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	iv = PG_GETARG_INTERVAL_P(argno);
+	if (iv->month < 0 || iv->day < 0 || iv->time < 0 ||
+		(iv->month == 0 && iv->day == 0 && iv->time == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a positive interval", what)));
+	return iv;
+}
+
+/* A NULL token bypasses the claim: only for the extension's owner. */
+static void
+check_override_allowed(int64 task_id)
+{
+	Oid			caller = GetOuterUserId();
+	Oid			owner = GetUserId();	/* we run SECURITY DEFINER */
+
+	if (!superuser_arg(caller) && !has_privs_of_role(caller, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to complete task " INT64_FORMAT " without its token",
+						task_id),
+				 errdetail("A NULL token is an operator override."),
+				 errhint("Only the owner of extension pg_wf or a superuser may override; runners pass the token from wf_claim().")));
+}
+
+/*
+ * Refuse a token of an expired attempt (WF008), after keeping what the late
+ * caller reported, if anything, in the history.
+ */
+static void
+refuse_if_expired(WfStep *s, WfTaskRow *tr, const char *token, const char *call,
+				  Jsonb *late_report)
+{
+	if (token == NULL || !wf_token_matches(token, tr->expired_hash) ||
+		wf_token_matches(token, tr->token_hash))
+		return;
+	if (late_report)
+		wf_audit_late(s->exec_id, tr->id, tr->name, late_report);
+	ereport(ERROR,
+			(errcode(ERRCODE_WF_ATTEMPT_EXPIRED),
+			 errmsg("%s for task " INT64_FORMAT " came after its attempt expired", call, tr->id),
+			 errdetail("The watchdog ended that attempt (lease or deadline passed); the task is now %s.%s",
+					   tr->state,
+					   late_report ? " The late report is kept in the history (wf.event, state \"rejected\")." : ""),
+			 errhint("Nothing was changed.")));
+}
+
+static void
+refuse_wrong_token(WfTaskRow *tr, const char *token)
+{
+	if (token && !wf_token_matches(token, tr->token_hash))
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_TOKEN_MISMATCH),
+				 errmsg("token of task " INT64_FORMAT " is stale or wrong", tr->id),
+				 errdetail("Only the token of the task's current attempt acts on it.")));
+}
+
+static void
+refuse_unless_state(WfTaskRow *tr, const char *a, const char *b)
+{
+	if (strcmp(tr->state, a) == 0 || (b && strcmp(tr->state, b) == 0))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_WF_TASK_NOT_RUNNING),
+			 errmsg("task " INT64_FORMAT " is %s, not %s%s%s", tr->id, tr->state, a,
+					b ? " or " : "", b ? b : ""),
+			 strcmp(tr->state, "ready") == 0 ?
+			 errhint("Claim it with wf_claim() first.") : 0));
+}
+
+static Datum
+return_text(MemoryContext cxt, const char *s)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	text	   *t = cstring_to_text(s);
+
+	MemoryContextSwitchTo(old);
+	return PointerGetDatum(t);
+}
+
+/*
+ * wf_task_complete(task_id bigint, status text, result jsonb, token text)
+ *   RETURNS text
+ */
+Datum
+wf_task_complete(PG_FUNCTION_ARGS)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	int64		task_id = get_task_id(fcinfo);
+	char	   *status;
+	bool		success;
+	Jsonb	   *result;
+	char	   *token;
+	WfStep		s;
+	WfTaskRow	tr;
+	const char *new_state;
+	Jsonb	   *detail;
+	Datum		ret;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("status must not be null"),
+				 errhint("Use 'success' or 'error'.")));
+	status = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (strcmp(status, "success") == 0)
+		success = true;
+	else if (strcmp(status, "error") == 0)
+		success = false;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid status \"%s\"", status),
+				 errhint("Use 'success' or 'error'.")));
+	result = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	if (!success && result == NULL)
+		result = wf_jsonb_object(0, NULL, NULL);	/* an error always has a document */
+	token = get_token(fcinfo, 3, false);
+
+	SPI_connect();
+	wf_step_open(&s, wf_task_execution(task_id), false);
+	wf_step_lock_task(&s, task_id, &tr);
+
+	if (token == NULL)
+		check_override_allowed(task_id);
+	{
+		const char *keys[] = {"status", "result", "attempt"};
+		Jsonb	   *vals[] = {wf_jsonb_string(status), result, wf_jsonb_int(tr.attempt)};
+
+		refuse_if_expired(&s, &tr, token, "completion", wf_jsonb_object(3, keys, vals));
+	}
+
+	if (strcmp(tr.state, "succeeded") == 0 || strcmp(tr.state, "failed") == 0)
+	{
+		bool		same;
+
+		refuse_wrong_token(&tr, token);
+		same = success ? (strcmp(tr.state, "succeeded") == 0 && wf_jsonb_same(result, tr.result))
+			: (strcmp(tr.state, "failed") == 0 && wf_jsonb_same(result, tr.error));
+		if (!same)
+			ereport(ERROR,
+					(errcode(ERRCODE_WF_CONFLICTING_COMPLETION),
+					 errmsg("task " INT64_FORMAT " already %s with a different outcome",
+							task_id, tr.state),
+					 errdetail("The first completion stands; this one was not applied.")));
+		ereport(NOTICE,
+				(errmsg("task \"%s\" already %s; duplicate completion ignored",
+						tr.name, tr.state),
+				 errdetail("The same outcome was reported before; nothing changed.")));
+		ret = return_text(callercxt, tr.state);
+		SPI_finish();
+		PG_RETURN_DATUM(ret);
+	}
+	refuse_unless_state(&tr, "running", "delegated");
+	refuse_wrong_token(&tr, token);
+
+	{
+		const char *keys[] = {"attempt", "override", "by"};
+		Jsonb	   *vals[] = {wf_jsonb_int(tr.attempt), wf_jsonb_bool(true),
+		wf_jsonb_string(GetUserNameFromId(GetOuterUserId(), false))};
+
+		detail = wf_jsonb_object(token ? 1 : 3, keys, vals);
+	}
+	if (success)
+		new_state = wf_attempt_succeeded(&s, &tr, result, detail);
+	else
+		new_state = wf_attempt_failed(&s, &tr, result, false, detail);
+	wf_step_close(&s);
+
+	ret = return_text(callercxt, new_state);
+	SPI_finish();
+	PG_RETURN_DATUM(ret);
+}
+
+/*
+ * wf_task_delegate(task_id bigint, token text, timeout interval) RETURNS text
+ *
+ * The runner holding the claim hands the task to a third party: the task
+ * becomes delegated, its lease is released, its deadline is now() + timeout
+ * (or the task's delegate_timeout, or none). Returns the callback token;
+ * the runner's token no longer acts on the task.
+ */
+Datum
+wf_task_delegate(PG_FUNCTION_ARGS)
+{
+	static WfPlan delegate = {
+		"UPDATE wf.task SET state = 'delegated', token_hash = $2, lease_until = NULL, "
+		"deadline = pg_catalog.now() + $3 WHERE id = $1 RETURNING deadline",
+		3, {INT8OID, BYTEAOID, INTERVALOID}
+	};
+	MemoryContext callercxt = CurrentMemoryContext;
+	int64		task_id = get_task_id(fcinfo);
+	char	   *token = get_token(fcinfo, 1, true);
+	Interval   *timeout = get_positive_interval(fcinfo, 2, "timeout");
+	WfStep		s;
+	WfTaskRow	tr;
+	char	   *callback;
+	bytea	   *hash;
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Datum		ret;
+	const char *keys[] = {"attempt", "deadline"};
+	Jsonb	   *vals[2];
+
+	SPI_connect();
+	wf_step_open(&s, wf_task_execution(task_id), false);
+	wf_step_lock_task(&s, task_id, &tr);
+	refuse_if_expired(&s, &tr, token, "delegation", NULL);
+	refuse_unless_state(&tr, "running", NULL);
+	refuse_wrong_token(&tr, token);
+
+	if (timeout == NULL)
+		timeout = tr.def->delegate_timeout;
+	callback = wf_token_new(&hash);
+	values[0] = Int64GetDatum(task_id);
+	values[1] = PointerGetDatum(hash);
+	values[2] = timeout ? IntervalPGetDatum(timeout) : (Datum) 0;
+	nulls[2] = timeout ? ' ' : 'n';
+	wf_exec(&delegate, values, nulls, 1);
+	vals[0] = wf_jsonb_int(tr.attempt);
+	vals[1] = NULL;
+	if (!wf_isnull(0, 1))
+	{
+		bool		isnull;
+		TimestampTz deadline = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+																 SPI_tuptable->tupdesc,
+																 1, &isnull));
+
+		vals[1] = wf_jsonb_string(timestamptz_to_str(deadline));
+		wf_watchdog_due(deadline);
+	}
+	wf_events_add(&s.ev, task_id, tr.name, "delegated", wf_jsonb_object(2, keys, vals));
+	wf_step_close(&s);
+
+	ret = return_text(callercxt, callback);
+	SPI_finish();
+	PG_RETURN_DATUM(ret);
+}
+
+/*
+ * wf_heartbeat(task_id bigint, token text, lease interval) RETURNS timestamptz
+ *
+ * Extends a running task's lease to now() + lease (default: the attempt's
+ * current lease length). Not a state change: no history row.
+ */
+Datum
+wf_heartbeat(PG_FUNCTION_ARGS)
+{
+	static WfPlan beat = {
+		"UPDATE wf.task SET lease = COALESCE($2, lease), "
+		"lease_until = pg_catalog.now() + COALESCE($2, lease) "
+		"WHERE id = $1 RETURNING lease_until",
+		2, {INT8OID, INTERVALOID}
+	};
+	int64		task_id = get_task_id(fcinfo);
+	char	   *token = get_token(fcinfo, 1, true);
+	Interval   *lease = get_positive_interval(fcinfo, 2, "lease");
+	WfStep		s;
+	WfTaskRow	tr;
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	bool		isnull;
+	TimestampTz until;
+
+	SPI_connect();
+	wf_step_open(&s, wf_task_execution(task_id), false);
+	wf_step_lock_task(&s, task_id, &tr);
+	refuse_if_expired(&s, &tr, token, "heartbeat", NULL);
+	refuse_unless_state(&tr, "running", NULL);
+	refuse_wrong_token(&tr, token);
+
+	values[0] = Int64GetDatum(task_id);
+	values[1] = lease ? IntervalPGetDatum(lease) : (Datum) 0;
+	nulls[1] = lease ? ' ' : 'n';
+	wf_exec(&beat, values, nulls, 1);
+	until = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											  1, &isnull));
+	wf_watchdog_due(until);
+	SPI_finish();
+	PG_RETURN_TIMESTAMPTZ(until);
+}

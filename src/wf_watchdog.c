@@ -1,0 +1,416 @@
+/*
+ * wf_watchdog.c — the watchdog: wf_tick() and the background worker that
+ * runs it.
+ *
+ * One pass (wf_tick_run) does three kinds of due work, each in batches of
+ * at most pg_wf.batch_size rows:
+ *   - a running task whose lease passed: the attempt fails with a
+ *     "lease_expired" error (its runner is presumed dead) -> retry or fail;
+ *   - a delegated task whose deadline passed: the attempt fails with a
+ *     "timeout" error -> retry or fail;
+ *   - a retry whose not_before came: its queue's runners are woken (NOTIFY).
+ * Each expiry is an engine step (wf_engine.c) that takes its execution's
+ * lock with SKIP LOCKED: the watchdog never waits for a runner, a callback
+ * or a cancel; whoever holds the lock decides, and the watchdog looks again
+ * on its next pass.
+ *
+ * The worker (pg_wf in shared_preload_libraries) connects to the database
+ * named by pg_wf.database and sleeps until the next due time (earliest
+ * lease end, deadline or retry), at most pg_wf.max_sleep. A transaction that
+ * creates an earlier due time sets the worker's latch when it commits. A
+ * pass that filled a batch is followed at once by another transaction, so a
+ * million overdue tasks are handled in bounded transactions. On error the
+ * worker exits and the postmaster restarts it; at start it first handles
+ * everything that became due while it was away (e.g. after a crash).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "pg_wf.h"
+#include "wf_engine.h"
+#include "wf_queue.h"
+#include "wf_store.h"
+#include "wf_watchdog.h"
+
+PG_FUNCTION_INFO_V1(wf_tick);
+PGDLLEXPORT void wf_watchdog_main(Datum arg);
+
+/* GUCs */
+static char *wf_database = NULL;
+static int	wf_batch_size = 1000;
+static int	wf_max_sleep = 60000;	/* ms */
+
+/* Shared with the worker: where to wake it, and when it plans to wake. */
+typedef struct WfShared
+{
+	slock_t		mutex;
+	Latch	   *latch;			/* the worker's, or NULL */
+	TimestampTz next_wake;		/* 0: awake (any new due time wakes it) */
+} WfShared;
+
+static WfShared *shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Earliest due time this transaction created (0: none). */
+static TimestampTz pending_due = 0;
+
+static void
+wf_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(WfShared)));
+}
+
+static void
+wf_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("pg_wf", sizeof(WfShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&shared->mutex);
+		shared->latch = NULL;
+		shared->next_wake = 0;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* At commit, wake the worker if this transaction made something due earlier. */
+static void
+wf_xact_callback(XactEvent event, void *arg)
+{
+	Latch	   *latch = NULL;
+
+	if (pending_due == 0)
+		return;
+	if (event == XACT_EVENT_COMMIT && shared != NULL)
+	{
+		SpinLockAcquire(&shared->mutex);
+		if (shared->latch && (shared->next_wake == 0 || pending_due < shared->next_wake))
+			latch = shared->latch;
+		SpinLockRelease(&shared->mutex);
+		if (latch)
+			SetLatch(latch);
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		pending_due = 0;
+}
+
+void
+wf_watchdog_due(TimestampTz when)
+{
+	if (shared != NULL && (pending_due == 0 || when < pending_due))
+		pending_due = when;
+}
+
+void
+wf_watchdog_init(void)
+{
+	BackgroundWorker worker;
+
+	DefineCustomStringVariable("pg_wf.database",
+							   "Database the pg_wf watchdog worker connects to.",
+							   NULL, &wf_database, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_wf.batch_size",
+							"Most tasks of each kind one watchdog pass acts on.",
+							"A pass that fills a batch is followed at once by another transaction.",
+							&wf_batch_size, 1000, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_wf.max_sleep",
+							"Longest the watchdog worker sleeps when nothing is due.",
+							NULL, &wf_max_sleep, 60000, 10, INT_MAX / 2,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("pg_wf");
+
+	RegisterXactCallback(wf_xact_callback, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = wf_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = wf_shmem_startup;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_wf");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "wf_watchdog_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_wf watchdog");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_wf watchdog");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* ---------------------------------------------------------------------
+ * One pass
+ * ---------------------------------------------------------------------
+ */
+
+/* Expire up to batch attempts of one kind; returns how many it ended. */
+static int
+expire(WfPlan *due, const char *state, const char *type, const char *message, int batch)
+{
+	Datum		values[1];
+	uint64		n;
+	int64	   *ids;
+	int64	   *execs;
+	int			acted = 0;
+
+	values[0] = Int32GetDatum(batch);
+	n = wf_exec(due, values, NULL, 0);
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	execs = palloc(sizeof(int64) * Max(n, 1));
+	for (uint64 r = 0; r < n; r++)
+	{
+		ids[r] = wf_get_int64(r, 1);
+		execs[r] = wf_get_int64(r, 2);
+	}
+	for (uint64 r = 0; r < n; r++)
+	{
+		WfStep		s;
+		WfTaskRow	tr;
+		bool		passed;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!wf_step_open(&s, execs[r], true))
+			continue;			/* someone holds it: they decide, we look again */
+		wf_step_lock_task(&s, ids[r], &tr);
+		passed = strcmp(state, "running") == 0 ? tr.lease_passed : tr.deadline_passed;
+		if (strcmp(tr.state, state) == 0 && passed)
+		{
+			const char *ekeys[] = {"type", "message", "attempt"};
+			Jsonb	   *evals[] = {wf_jsonb_string(type), wf_jsonb_string(message),
+			wf_jsonb_int(tr.attempt)};
+			const char *dkeys[] = {"attempt", "by"};
+			Jsonb	   *dvals[] = {wf_jsonb_int(tr.attempt), wf_jsonb_string("watchdog")};
+
+			wf_attempt_failed(&s, &tr, wf_jsonb_object(3, ekeys, evals), true,
+							  wf_jsonb_object(2, dkeys, dvals));
+			acted++;
+		}
+		wf_step_close(&s);
+	}
+	return acted;
+}
+
+int
+wf_tick_run(int batch)
+{
+	static WfPlan leases = {
+		"SELECT id, execution_id FROM wf.task "
+		"WHERE state = 'running' AND lease_until < pg_catalog.now() "
+		"ORDER BY lease_until LIMIT $1",
+		1, {INT4OID}
+	};
+	static WfPlan deadlines = {
+		"SELECT id, execution_id FROM wf.task "
+		"WHERE state = 'delegated' AND deadline < pg_catalog.now() "
+		"ORDER BY deadline LIMIT $1",
+		1, {INT4OID}
+	};
+	static WfPlan wakes = {
+		"UPDATE wf.task SET wake_at = NULL WHERE id IN ("
+		"  SELECT id FROM wf.task WHERE wake_at <= pg_catalog.now() "
+		"  ORDER BY wake_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
+		"RETURNING queue",
+		1, {INT4OID}
+	};
+	Datum		values[1];
+	uint64		n;
+	int			acted = 0;
+
+	acted += expire(&leases, "running", "lease_expired",
+					"the lease passed without a completion or heartbeat", batch);
+	acted += expire(&deadlines, "delegated", "timeout",
+					"the delegate deadline passed without a callback", batch);
+
+	values[0] = Int32GetDatum(batch);
+	n = wf_exec(&wakes, values, NULL, 0);
+	for (uint64 r = 0; r < n; r++)
+		wf_notify_queue(wf_get_text(r, 1));
+	acted += n;
+	return acted;
+}
+
+/*
+ * wf_tick() RETURNS integer: one pass, as the worker runs it.
+ */
+Datum
+wf_tick(PG_FUNCTION_ARGS)
+{
+	int			acted;
+
+	SPI_connect();
+	acted = wf_tick_run(wf_batch_size);
+	SPI_finish();
+	PG_RETURN_INT32(acted);
+}
+
+/* ---------------------------------------------------------------------
+ * The worker
+ * ---------------------------------------------------------------------
+ */
+
+/* When is the next thing due? 0 if nothing is. */
+static TimestampTz
+next_due(void)
+{
+	static WfPlan due = {
+		"SELECT LEAST("
+		" (SELECT pg_catalog.min(lease_until) FROM wf.task WHERE state = 'running'),"
+		" (SELECT pg_catalog.min(deadline) FROM wf.task WHERE state = 'delegated' AND deadline IS NOT NULL),"
+		" (SELECT pg_catalog.min(wake_at) FROM wf.task WHERE wake_at IS NOT NULL))",
+		0, {InvalidOid}
+	};
+	bool		isnull;
+	Datum		d;
+
+	wf_exec(&due, NULL, NULL, 1);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/* One transaction: a pass, then the next due time. Returns tasks acted on. */
+static int
+worker_pass(TimestampTz *due, bool *installed)
+{
+	int			acted = 0;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "pg_wf watchdog pass");
+
+	*installed = OidIsValid(get_extension_oid("pg_wf", true));
+	*due = 0;
+	if (*installed)
+	{
+		acted = wf_tick_run(wf_batch_size);
+		*due = next_due();
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return acted;
+}
+
+static void
+worker_exit(int code, Datum arg)
+{
+	SpinLockAcquire(&shared->mutex);
+	shared->latch = NULL;
+	SpinLockRelease(&shared->mutex);
+}
+
+void
+wf_watchdog_main(Datum arg)
+{
+	bool		first = true;
+	bool		was_installed = true;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(wf_database, NULL, 0);
+
+	SpinLockAcquire(&shared->mutex);
+	shared->latch = MyLatch;
+	shared->next_wake = 0;
+	SpinLockRelease(&shared->mutex);
+	on_shmem_exit(worker_exit, (Datum) 0);
+
+	ereport(LOG,
+			(errmsg("pg_wf watchdog started in database \"%s\" (batch_size %d, max_sleep %d ms)",
+					wf_database, wf_batch_size, wf_max_sleep)));
+
+	for (;;)
+	{
+		TimestampTz due;
+		TimestampTz now;
+		bool		installed;
+		int			acted;
+		int			total = 0;
+		long		sleep_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			ereport(LOG,
+					(errmsg("pg_wf watchdog reloaded its configuration (batch_size %d, max_sleep %d ms)",
+							wf_batch_size, wf_max_sleep)));
+		}
+
+		SpinLockAcquire(&shared->mutex);
+		shared->next_wake = 0;	/* awake: any new due time must wake us again */
+		SpinLockRelease(&shared->mutex);
+
+		do
+		{
+			acted = worker_pass(&due, &installed);
+			total += acted;
+			CHECK_FOR_INTERRUPTS();
+		} while (acted >= wf_batch_size);
+
+		if (first && total > 0)
+			ereport(LOG,
+					(errmsg("pg_wf watchdog recovered: acted on %d overdue tasks at start", total)));
+		if (!installed && was_installed)
+			ereport(LOG,
+					(errmsg("pg_wf watchdog: extension pg_wf is not installed in database \"%s\"; waiting",
+							wf_database)));
+		was_installed = installed;
+		first = false;
+
+		now = GetCurrentTimestamp();
+		sleep_ms = wf_max_sleep;
+		if (due != 0)
+		{
+			long		until = TimestampDifferenceMilliseconds(now, due);
+
+			/* past due after a pass: its rows are locked; look again soon */
+			sleep_ms = Min(sleep_ms, until > 0 ? until + 1 : 100);
+		}
+		SpinLockAcquire(&shared->mutex);
+		shared->next_wake = TimestampTzPlusMilliseconds(now, sleep_ms);
+		SpinLockRelease(&shared->mutex);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sleep_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
