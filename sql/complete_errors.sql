@@ -3,8 +3,9 @@ SELECT wf_define('{"name": "errs", "tasks": {"a": {"action": "x"}, "b": {"action
 SELECT wf_start('errs') AS exec \gset
 SELECT id AS a FROM wf.task WHERE execution_id = :exec AND name = 'a' \gset
 
--- Not claimed yet.
+-- Not claimed yet: no token can be right, and an override finds it not running.
 SELECT expect_error(format('SELECT wf_task_complete(%s, %L, NULL, %L)', :a, 'success', 'x'));
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L)', :a, 'success'));
 SELECT claim();
 SELECT token AS tok FROM claimed WHERE execution_id = :exec AND task = 'a' \gset
 

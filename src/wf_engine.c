@@ -659,6 +659,7 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 	static WfPlan fail = {
 		"UPDATE wf.task SET state = 'failed', error = $2, finished_at = pg_catalog.now(), "
 		"expired_token_hash = CASE WHEN $3 THEN token_hash ELSE expired_token_hash END, "
+		"token_hash = CASE WHEN $3 THEN NULL ELSE token_hash END, "
 		"lease_until = NULL, deadline = NULL WHERE id = $1",
 		3, {INT8OID, JSONBOID, BOOLOID}
 	};

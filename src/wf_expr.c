@@ -94,13 +94,19 @@ wf_duration_parse(const char *text, const char *where, bool allow_zero)
 	}
 	PG_END_TRY();
 
-	if (iv->month != 0 || iv->day < 0 || iv->time < 0 ||
+	if (iv->month != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_INVALID_DEFINITION),
+				 errmsg("invalid workflow definition at %s: duration \"%s\" uses months",
+						where, text),
+				 errhint("A month has no fixed length; use days.")));
+	if (iv->day < 0 || iv->time < 0 ||
 		(!allow_zero && iv->day == 0 && iv->time == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_WF_INVALID_DEFINITION),
 				 errmsg("invalid workflow definition at %s: duration \"%s\" must be %s",
 						where, text, allow_zero ? "zero or positive" : "positive"),
-				 errhint("Use seconds, minutes, hours or days; months and negative parts are refused.")));
+				 errhint("Negative parts are refused.")));
 	return iv;
 }
 

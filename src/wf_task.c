@@ -220,8 +220,8 @@ wf_task_complete(PG_FUNCTION_ARGS)
 		SPI_finish();
 		PG_RETURN_DATUM(ret);
 	}
-	refuse_unless_state(&tr, "running", "delegated");
 	refuse_wrong_token(&tr, token);
+	refuse_unless_state(&tr, "running", "delegated");
 
 	{
 		const char *keys[] = {"attempt", "override", "by"};
@@ -275,8 +275,8 @@ wf_task_delegate(PG_FUNCTION_ARGS)
 	wf_step_open(&s, wf_task_execution(task_id), false);
 	wf_step_lock_task(&s, task_id, &tr);
 	refuse_if_expired(&s, &tr, token, "delegation", NULL);
-	refuse_unless_state(&tr, "running", NULL);
 	refuse_wrong_token(&tr, token);
+	refuse_unless_state(&tr, "running", NULL);
 
 	if (timeout == NULL)
 		timeout = tr.def->delegate_timeout;
@@ -335,8 +335,8 @@ wf_heartbeat(PG_FUNCTION_ARGS)
 	wf_step_open(&s, wf_task_execution(task_id), false);
 	wf_step_lock_task(&s, task_id, &tr);
 	refuse_if_expired(&s, &tr, token, "heartbeat", NULL);
-	refuse_unless_state(&tr, "running", NULL);
 	refuse_wrong_token(&tr, token);
+	refuse_unless_state(&tr, "running", NULL);
 
 	values[0] = Int64GetDatum(task_id);
 	values[1] = lease ? IntervalPGetDatum(lease) : (Datum) 0;

@@ -142,7 +142,7 @@ wf_watchdog_init(void)
 							"Most tasks of each kind one watchdog pass acts on.",
 							"A pass that fills a batch is followed at once by another transaction.",
 							&wf_batch_size, 1000, 1, 1000000,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("pg_wf.max_sleep",
 							"Longest the watchdog worker sleeps when nothing is due.",
 							NULL, &wf_max_sleep, 60000, 10, INT_MAX / 2,
