@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs build dependencies,
 # builds and installs pg_wf, starts a throwaway cluster with the library
-# preloaded, runs every pg_regress suite and isolation spec, and prints
-# every regression.diffs on failure. Run as root (or a sudoer).
+# preloaded, runs every pg_regress suite and isolation spec, then the TAP
+# tests (their own clusters), and prints every regression.diffs and TAP log
+# on failure. Run as root (or a sudoer).
 source "$(dirname "$0")/lib.sh"
 cd "$WF_ROOT"
 
@@ -15,6 +16,8 @@ failed=0
 rm -rf results output_iso regression.diffs regression.out
 make -s installcheck-regress || failed=1
 make -s installcheck-isolation || failed=1
+echo "== TAP tests (test/t): worker, restart, crash"
+bash test/tap.sh || failed=1
 
 if [ $failed -ne 0 ]; then
     for f in regression.diffs output_iso/regression.diffs; do

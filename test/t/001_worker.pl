@@ -1,0 +1,91 @@
+# The watchdog background worker: it acts on its own at the due time (not
+# on a poll: max_sleep is ten minutes here), applies a changed GUC on
+# SIGHUP, is restarted after an error, and leaves other databases alone.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $node = PostgreSQL::Test::Cluster->new('worker');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_wf'
+pg_wf.database = 'postgres'
+pg_wf.max_sleep = '10min'
+});
+$node->start;
+$node->wait_for_log(qr/pg_wf watchdog started in database "postgres"/);
+
+$node->safe_psql('postgres', q{
+  CREATE EXTENSION pg_wf;
+  SELECT wf_define('{"name": "ask", "tasks": {
+      "call": {"action": "partner.ask", "delegate_timeout": "1s"},
+      "flaky": {"action": "x", "retry": {"count": 1, "delay": "1s"}}}}');
+});
+# Let the worker fall asleep with nothing due.
+sleep 1;
+
+# A delegated task times out on its own, about a second later.
+my $t0 = time;
+my $task = $node->safe_psql('postgres', q{
+  SELECT wf_start('ask');
+  SELECT wf_task_delegate(task_id, token) IS NOT NULL FROM wf_claim() WHERE task = 'call';
+  SELECT id FROM wf.task WHERE name = 'call';
+});
+($task) = (split /\n/, $task)[-1];
+ok($node->poll_query_until('postgres',
+	"SELECT state <> 'delegated' FROM wf.task WHERE id = $task"),
+	'the worker timed out the delegated task');
+my $elapsed = time - $t0;
+cmp_ok($elapsed, '<', 60, "woken at the deadline, not after max_sleep ($elapsed s)");
+is($node->safe_psql('postgres', "SELECT error->>'type' FROM wf.task WHERE id = $task"),
+	'timeout', 'the attempt failed with a timeout error');
+is($node->safe_psql('postgres', "SELECT state FROM wf.execution WHERE id = (SELECT execution_id FROM wf.task WHERE id = $task)"),
+	'failed', 'no retries: the execution failed');
+
+# A retry's not_before wakes the queue: the worker clears wake_at then.
+$node->safe_psql('postgres', q{
+  SELECT wf_start('ask');
+  SELECT wf_task_complete(task_id, 'error', '{"n": 1}', token) FROM wf_claim('default', 10) WHERE task = 'flaky';
+});
+is($node->safe_psql('postgres', "SELECT count(*) FROM wf.task WHERE name = 'flaky' AND wake_at IS NOT NULL"),
+	'1', 'the retry waits for its not_before');
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM wf.task WHERE name = 'flaky' AND wake_at IS NOT NULL"),
+	'the worker woke the queue when not_before came');
+
+# SIGHUP applies a changed GUC.
+$node->safe_psql('postgres', "ALTER SYSTEM SET pg_wf.max_sleep = '5min'; SELECT pg_reload_conf();");
+$node->wait_for_log(qr/pg_wf watchdog reloaded its configuration \(batch_size 1000, max_sleep 300000 ms\)/);
+pass('the worker applied pg_wf.max_sleep after SIGHUP');
+
+# The worker does not block DROP DATABASE of other databases.
+$node->safe_psql('postgres', 'CREATE DATABASE scratch');
+$node->safe_psql('scratch', 'CREATE EXTENSION pg_wf');
+$node->safe_psql('postgres', 'DROP DATABASE scratch');
+pass('DROP DATABASE of another database is not blocked');
+
+# Killed by an error, the worker is restarted and carries on.
+my $offset = -s $node->logfile;
+my $pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_wf watchdog'");
+ok($pid, "the worker runs (pid $pid)");
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+$node->wait_for_log(qr/pg_wf watchdog started in database "postgres"/, $offset);
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_wf watchdog' AND pid <> $pid"),
+	'the worker was restarted');
+$task = $node->safe_psql('postgres', q{
+  SELECT wf_start('ask');
+  SELECT wf_task_delegate(task_id, token, '1s') IS NOT NULL FROM wf_claim('default', 10) WHERE task = 'call';
+  SELECT max(id) FROM wf.task WHERE name = 'call';
+});
+($task) = (split /\n/, $task)[-1];
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'failed' FROM wf.task WHERE id = $task"),
+	'the restarted worker times out delegated tasks too');
+
+$node->stop;
+done_testing();
