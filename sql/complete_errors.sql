@@ -68,3 +68,36 @@ SELECT id AS a FROM wf.task WHERE execution_id = :exec AND name = 'a' \gset
 SELECT wf_task_complete(:a, 'success', '{"fixed": "by hand"}');
 SELECT task, state, detail - 'by' AS detail, detail->>'by' = current_user AS by_ok, actor = current_user AS actor_ok FROM wf.event WHERE task_id = :a ORDER BY id;
 DROP ROLE wf_test_runner;
+
+-- Batch completion: many completions in one transaction, each as wf_task_complete.
+SELECT wf_define('{"name": "batch", "tasks": {"a": {"action": "x"}, "b": {"action": "x", "requires": ["a"]}}}');
+SELECT count(wf_start('batch')) FROM generate_series(1, 3);
+CREATE TEMP TABLE got AS SELECT * FROM wf_claim('default', 10) WHERE task = 'a';
+SELECT count(*) FROM got;
+-- (in descending id order: the batch locks executions in ascending order anyway)
+SELECT state, count(*) FROM wf_task_complete_batch(
+    (SELECT array_agg(task_id ORDER BY task_id DESC) FROM got),
+    (SELECT array_agg('success'::text) FROM got),
+    (SELECT array_agg(jsonb_build_object('n', task_id) ORDER BY task_id DESC) FROM got),
+    (SELECT array_agg(token ORDER BY task_id DESC) FROM got)) GROUP BY state;
+SELECT count(*) AS results_match FROM wf.task t JOIN got USING (execution_id)
+WHERE t.name = 'a' AND t.result = jsonb_build_object('n', t.id);
+SELECT count(*) AS b_ready FROM wf.task t JOIN got ON got.execution_id = t.execution_id
+WHERE t.name = 'b' AND t.state = 'ready';
+-- One bad item refuses the whole batch, naming it; nothing is applied.
+CREATE TEMP TABLE got2 AS SELECT * FROM wf_claim('default', 10) WHERE task = 'b';
+SELECT expect_error(format('SELECT * FROM wf_task_complete_batch(%L, %L, NULL, %L)',
+    (SELECT array_agg(task_id) FROM got2), (SELECT array_agg('success'::text) FROM got2),
+    (SELECT array_agg(CASE WHEN task_id = (SELECT max(task_id) FROM got2) THEN 'wrong' ELSE token END) FROM got2)));
+SELECT count(*) AS still_running FROM wf.task t JOIN got2 USING (execution_id) WHERE t.name = 'b' AND t.state = 'running';
+SELECT expect_error($$SELECT * FROM wf_task_complete_batch(ARRAY[999999999], ARRAY['success'])$$);
+SELECT expect_error($$SELECT * FROM wf_task_complete_batch(ARRAY[1, 2], ARRAY['success'])$$);
+SELECT expect_error($$SELECT * FROM wf_task_complete_batch(ARRAY[1], ARRAY['done'])$$);
+SELECT expect_error($$SELECT * FROM wf_task_complete_batch(NULL, ARRAY['success'])$$);
+SELECT expect_error($$SELECT * FROM wf_task_complete_batch(ARRAY[NULL::bigint], ARRAY['success'])$$);
+SELECT count(*) AS empty_batch FROM wf_task_complete_batch('{}', '{}');
+-- The good items, alone, go through.
+SELECT count(*) FROM wf_task_complete_batch(
+    (SELECT array_agg(task_id) FROM got2), (SELECT array_agg('success'::text) FROM got2),
+    NULL, (SELECT array_agg(token) FROM got2)) WHERE state = 'succeeded';
+SELECT count(*) AS succeeded FROM wf.execution WHERE workflow = 'batch' AND state = 'succeeded';

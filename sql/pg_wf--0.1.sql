@@ -146,6 +146,13 @@ AS 'MODULE_PATHNAME', 'wf_task_complete'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION wf_task_complete(bigint, text, jsonb, text) IS 'Report a task''s outcome (success or error); returns the task''s state';
 
+CREATE FUNCTION wf_task_complete_batch(task_ids bigint[], statuses text[],
+                                       results jsonb[] DEFAULT NULL, tokens text[] DEFAULT NULL)
+RETURNS TABLE (task_id bigint, state text)
+AS 'MODULE_PATHNAME', 'wf_task_complete_batch'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[]) IS 'Many wf_task_complete calls in one transaction (all or nothing)';
+
 CREATE FUNCTION wf_task_delegate(task_id bigint, token text, timeout interval DEFAULT NULL) RETURNS text
 AS 'MODULE_PATHNAME', 'wf_task_delegate'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -185,6 +192,7 @@ REVOKE ALL ON FUNCTION wf_define(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_start(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_claim(text, integer, interval, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_task_complete(bigint, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_task_delegate(bigint, text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_heartbeat(bigint, text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_tick() FROM PUBLIC;
@@ -194,6 +202,7 @@ GRANT EXECUTE ON FUNCTION wf_define(jsonb) TO wf_admin;
 GRANT EXECUTE ON FUNCTION wf_start(text, jsonb) TO wf_admin;
 GRANT EXECUTE ON FUNCTION wf_claim(text, integer, interval, text) TO wf_admin, wf_runner;
 GRANT EXECUTE ON FUNCTION wf_task_complete(bigint, text, jsonb, text) TO wf_admin, wf_runner, wf_callback;
+GRANT EXECUTE ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[]) TO wf_admin, wf_runner, wf_callback;
 GRANT EXECUTE ON FUNCTION wf_task_delegate(bigint, text, interval) TO wf_admin, wf_runner;
 GRANT EXECUTE ON FUNCTION wf_heartbeat(bigint, text, interval) TO wf_admin, wf_runner;
 GRANT EXECUTE ON FUNCTION wf_tick() TO wf_admin;

@@ -19,9 +19,12 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -32,6 +35,7 @@
 #include "wf_watchdog.h"
 
 PG_FUNCTION_INFO_V1(wf_task_complete);
+PG_FUNCTION_INFO_V1(wf_task_complete_batch);
 PG_FUNCTION_INFO_V1(wf_task_delegate);
 PG_FUNCTION_INFO_V1(wf_heartbeat);
 
@@ -147,46 +151,40 @@ return_text(MemoryContext cxt, const char *s)
 	return PointerGetDatum(t);
 }
 
-/*
- * wf_task_complete(task_id bigint, status text, result jsonb, token text)
- *   RETURNS text
- */
-Datum
-wf_task_complete(PG_FUNCTION_ARGS)
+/* "success" -> true, "error" -> false; anything else is refused. */
+static bool
+parse_status(const char *status)
 {
-	MemoryContext callercxt = CurrentMemoryContext;
-	int64		task_id = get_task_id(fcinfo);
-	char	   *status;
-	bool		success;
-	Jsonb	   *result;
-	char	   *token;
-	WfStep		s;
-	WfTaskRow	tr;
-	const char *new_state;
-	Jsonb	   *detail;
-	Datum		ret;
-
-	if (PG_ARGISNULL(1))
+	if (status == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("status must not be null"),
 				 errhint("Use 'success' or 'error'.")));
-	status = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (strcmp(status, "success") == 0)
-		success = true;
-	else if (strcmp(status, "error") == 0)
-		success = false;
-	else
+		return true;
+	if (strcmp(status, "error") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid status \"%s\"", status),
 				 errhint("Use 'success' or 'error'.")));
-	result = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	return false;
+}
+
+/*
+ * Complete one task (SPI connected): one engine step. Returns the task's
+ * state afterwards (in SPI memory).
+ */
+static const char *
+complete_one(int64 task_id, bool success, Jsonb *result, const char *token)
+{
+	WfStep		s;
+	WfTaskRow	tr;
+	const char *new_state;
+	Jsonb	   *detail;
+
 	if (!success && result == NULL)
 		result = wf_jsonb_object(0, NULL, NULL);	/* an error always has a document */
-	token = get_token(fcinfo, 3, false);
 
-	SPI_connect();
 	wf_step_open(&s, wf_task_execution(task_id), false);
 	wf_step_lock_task(&s, task_id, &tr);
 
@@ -194,7 +192,8 @@ wf_task_complete(PG_FUNCTION_ARGS)
 		check_override_allowed(task_id);
 	{
 		const char *keys[] = {"status", "result", "attempt"};
-		Jsonb	   *vals[] = {wf_jsonb_string(status), result, wf_jsonb_int(tr.attempt)};
+		Jsonb	   *vals[] = {wf_jsonb_string(success ? "success" : "error"), result,
+		wf_jsonb_int(tr.attempt)};
 
 		refuse_if_expired(&s, &tr, token, "completion", wf_jsonb_object(3, keys, vals));
 	}
@@ -216,18 +215,17 @@ wf_task_complete(PG_FUNCTION_ARGS)
 				(errmsg("task \"%s\" already %s; duplicate completion ignored",
 						tr.name, tr.state),
 				 errdetail("The same outcome was reported before; nothing changed.")));
-		ret = return_text(callercxt, tr.state);
-		SPI_finish();
-		PG_RETURN_DATUM(ret);
+		return tr.state;
 	}
 	refuse_wrong_token(&tr, token);
 	refuse_unless_state(&tr, "running", "delegated");
 
 	{
 		const char *keys[] = {"attempt", "override", "by"};
-		Jsonb	   *vals[] = {wf_jsonb_int(tr.attempt), wf_jsonb_bool(true),
-		wf_jsonb_string(GetUserNameFromId(GetOuterUserId(), false))};
+		Jsonb	   *vals[] = {wf_jsonb_int(tr.attempt), wf_jsonb_bool(true), NULL};
 
+		if (token == NULL)
+			vals[2] = wf_jsonb_string(GetUserNameFromId(GetOuterUserId(), false));
 		detail = wf_jsonb_object(token ? 1 : 3, keys, vals);
 	}
 	if (success)
@@ -235,10 +233,193 @@ wf_task_complete(PG_FUNCTION_ARGS)
 	else
 		new_state = wf_attempt_failed(&s, &tr, result, false, detail);
 	wf_step_close(&s);
+	return new_state;
+}
 
-	ret = return_text(callercxt, new_state);
+/*
+ * wf_task_complete(task_id bigint, status text, result jsonb, token text)
+ *   RETURNS text
+ */
+Datum
+wf_task_complete(PG_FUNCTION_ARGS)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	int64		task_id = get_task_id(fcinfo);
+	bool		success = parse_status(PG_ARGISNULL(1) ? NULL :
+									   text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	Jsonb	   *result = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	char	   *token = get_token(fcinfo, 3, false);
+	Datum		ret;
+
+	SPI_connect();
+	ret = return_text(callercxt, complete_one(task_id, success, result, token));
 	SPI_finish();
 	PG_RETURN_DATUM(ret);
+}
+
+typedef struct BatchItem
+{
+	int			pos;			/* in the caller's arrays */
+	int64		task_id;
+	int64		exec_id;
+} BatchItem;
+
+static int
+cmp_batch_item(const void *a, const void *b)
+{
+	const BatchItem *x = a;
+	const BatchItem *y = b;
+
+	if (x->exec_id != y->exec_id)
+		return x->exec_id < y->exec_id ? -1 : 1;
+	if (x->task_id != y->task_id)
+		return x->task_id < y->task_id ? -1 : 1;
+	return x->pos - y->pos;
+}
+
+/*
+ * Deconstruct a one-dimensional array argument (NULL: n NULL elements);
+ * n >= 0 is the length it must have. Returns the length.
+ */
+static int
+get_array(FunctionCallInfo fcinfo, int argno, Oid type, int n, const char *what,
+		  Datum **elems, bool **nulls)
+{
+	ArrayType  *arr;
+	int			count;
+	int16		len;
+	bool		byval;
+	char		align;
+
+	if (PG_ARGISNULL(argno))
+	{
+		*elems = palloc0(sizeof(Datum) * Max(n, 1));
+		*nulls = palloc(sizeof(bool) * Max(n, 1));
+		memset(*nulls, true, sizeof(bool) * Max(n, 1));
+		return n;
+	}
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what)));
+	get_typlenbyvalalign(type, &len, &byval, &align);
+	deconstruct_array(arr, type, len, byval, align, elems, nulls, &count);
+	if (n >= 0 && count != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s has %d elements, task_ids has %d", what, count, n),
+				 errhint("Pass one status, result and token per task (results and tokens may be NULL).")));
+	return count;
+}
+
+/*
+ * wf_task_complete_batch(task_ids bigint[], statuses text[], results jsonb[],
+ *                        tokens text[]) RETURNS TABLE(task_id bigint, state text)
+ *
+ * Many completions in one transaction, each exactly as wf_task_complete.
+ * Executions are locked in ascending id order, so two batches never
+ * deadlock. All or nothing: a refused item refuses the batch (the error
+ * names it).
+ */
+Datum
+wf_task_complete_batch(PG_FUNCTION_ARGS)
+{
+	static WfPlan executions = {
+		"SELECT id, execution_id FROM wf.task WHERE id = ANY ($1)",
+		1, {INT8ARRAYOID}
+	};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum	   *ids,
+			   *statuses,
+			   *results,
+			   *tokens;
+	bool	   *idnulls,
+			   *stnulls,
+			   *resnulls,
+			   *toknulls;
+	int			n;
+	BatchItem  *items;
+	const char **states;
+	uint64		found;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("task_ids must not be null")));
+	n = get_array(fcinfo, 0, INT8OID, -1, "task_ids", &ids, &idnulls);
+	if (n > WF_MAX_CLAIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a batch holds at most %d completions, not %d", WF_MAX_CLAIM, n)));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("statuses must not be null")));
+	get_array(fcinfo, 1, TEXTOID, n, "statuses", &statuses, &stnulls);
+	get_array(fcinfo, 2, JSONBOID, n, "results", &results, &resnulls);
+	get_array(fcinfo, 3, TEXTOID, n, "tokens", &tokens, &toknulls);
+
+	InitMaterializedSRF(fcinfo, 0);
+	items = palloc(sizeof(BatchItem) * Max(n, 1));
+	states = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (idnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("task_ids[%d] is null", i + 1)));
+		(void) parse_status(stnulls[i] ? NULL : TextDatumGetCString(statuses[i]));
+		items[i].pos = i;
+		items[i].task_id = DatumGetInt64(ids[i]);
+		items[i].exec_id = 0;
+	}
+
+	SPI_connect();
+	if (n > 0)
+	{
+		Datum		values[1];
+
+		values[0] = PG_GETARG_DATUM(0);
+		found = wf_exec(&executions, values, NULL, 0);
+		for (uint64 r = 0; r < found; r++)
+		{
+			int64		id = wf_get_int64(r, 1);
+			int64		exec = wf_get_int64(r, 2);
+
+			for (int i = 0; i < n; i++)
+				if (items[i].task_id == id)
+					items[i].exec_id = exec;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (items[i].exec_id == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WF_UNKNOWN_TASK),
+					 errmsg("task " INT64_FORMAT " does not exist", items[i].task_id),
+					 errdetail("Item %d of the batch; nothing in the batch was applied.", i + 1)));
+	qsort(items, n, sizeof(BatchItem), cmp_batch_item);
+
+	for (int k = 0; k < n; k++)
+	{
+		int			i = items[k].pos;
+
+		states[i] = complete_one(items[k].task_id,
+								 strcmp(TextDatumGetCString(statuses[i]), "success") == 0,
+								 resnulls[i] ? NULL : DatumGetJsonbP(results[i]),
+								 toknulls[i] ? NULL : TextDatumGetCString(tokens[i]));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		Datum		out[2];
+		bool		outnulls[2] = {false, false};
+
+		out[0] = ids[i];
+		out[1] = CStringGetTextDatum(states[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /*
