@@ -26,8 +26,12 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # Each suite on its own, so that one failure does not hide the others.
-.PHONY: installcheck-regress installcheck-isolation demo
+.PHONY: installcheck-regress installcheck-isolation bench
 installcheck-regress:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
 installcheck-isolation:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+# Benchmarks against a floor measured in the same run (not part of the tests).
+bench:
+	bash test/bench/run.sh

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# make bench: pg_wf against a floor measured in the same run, on a throwaway
+# cluster with durable commits (fsync on, synchronous_commit on). Prints a
+# table and writes the same figures to test/bench/results.json.
+#   BENCH_SECONDS (default 10) per throughput run, BENCH_CLIENTS (default 4).
+source "$(dirname "$0")/../lib.sh"
+cd "$WF_ROOT"
+
+wf_install_deps
+[ -f "$("$PG_CONFIG" --includedir)/libpq-fe.h" ] || as_root apt-get install -y -qq libpq-dev >/dev/null
+wf_build_install
+WF_PGPORT=54331 WF_PGOPTS="-c fsync=on -c synchronous_commit=on -c shared_buffers=512MB -c max_connections=60 -c pg_wf.database=bench" \
+    wf_start_cluster
+
+DUR=${BENCH_SECONDS:-10}
+CLIENTS=${BENCH_CLIENTS:-4}
+PGBENCH="$("$PG_CONFIG" --bindir)/pgbench"
+OUT=test/bench/results.json
+LAT="$WF_PGDIR/latency"
+gcc -O2 -I"$("$PG_CONFIG" --includedir)" test/bench/latency.c -L"$("$PG_CONFIG" --libdir)" -lpq -o "$LAT"
+
+export PGDATABASE=bench
+createdb bench
+psql -X -q -v ON_ERROR_STOP=1 -f test/bench/setup.sql >/dev/null
+q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+wf_done() { q "SELECT count(*) FROM wf.task WHERE state = 'succeeded'"; }
+floor_done() { q "SELECT count(*) FROM bench.floor_task WHERE state = 'done'"; }
+
+# tasks completed per second by $CLIENTS pgbench clients running $1 for $DUR s
+throughput() {
+    local script=$1 counter=$2 before after t0 t1
+    q "VACUUM ANALYZE" >/dev/null
+    before=$($counter)
+    t0=$(date +%s.%N)
+    "$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -T "$DUR" -f "test/bench/$script" >/dev/null 2>"$WF_PGDIR/pgbench.err" \
+        || { cat "$WF_PGDIR/pgbench.err"; exit 1; }
+    t1=$(date +%s.%N)
+    after=$($counter)
+    awk -v n=$((after - before)) -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", n / (t1 - t0) }'
+}
+prestart_wf() { q "SELECT count(wf_start('chain5')) FROM generate_series(1, $1)" >/dev/null; }
+prestart_floor() { q "INSERT INTO bench.floor_task (exec, step) SELECT g, 1 FROM generate_series(1, $1) g" >/dev/null; }
+
+echo "== 1. throughput, unbatched ($CLIENTS runners, ${DUR}s each)"
+prestart_floor 40000; prestart_wf 40000
+floor1=$(throughput floor_unbatched.pgbench floor_done)
+wf1=$(throughput wf_unbatched.pgbench wf_done)
+echo "   floor $floor1 tasks/s, pg_wf $wf1 tasks/s"
+
+echo "== 2. throughput, batched (claim 100, complete 100)"
+prestart_floor 150000; prestart_wf 150000
+floor2=$(throughput floor_batched.pgbench floor_done)
+wf2=$(throughput wf_batched.pgbench wf_done)
+echo "   floor $floor2 tasks/s, pg_wf $wf2 tasks/s"
+
+echo "== 3. width: one execution, fan-out and join (batched runner)"
+fan100=$(q "CALL bench.run_fan(100)")
+fan1000=$(q "CALL bench.run_fan(1000)")
+echo "   100 wide: $fan100 us/task, 1000 wide: $fan1000 us/task"
+
+echo "== 4. delegate storm: 10,000 callbacks from 8 sessions"
+q "SELECT count(wf_start('approve')) FROM generate_series(1, 10000)" >/dev/null
+q "CREATE TABLE bench.cb (n integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, task_id bigint, token text);
+   CREATE SEQUENCE bench.cb_seq;"
+for i in $(seq 10); do
+    q "INSERT INTO bench.cb (task_id, token)
+       SELECT task_id, wf_task_delegate(task_id, token, '1 hour') FROM wf_claim('delegates', 1000)" >/dev/null
+done
+t0=$(date +%s.%N)
+"$PGBENCH" -n -c 8 -j 8 -t 1250 -f test/bench/callback.pgbench >/dev/null 2>"$WF_PGDIR/pgbench.err" \
+    || { cat "$WF_PGDIR/pgbench.err"; exit 1; }
+t1=$(date +%s.%N)
+cbs=$(awk -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", 10000 / (t1 - t0) }')
+storm_ok=$(q "SELECT (SELECT count(*) FROM wf.execution WHERE workflow = 'approve' AND state = 'succeeded') = 10000
+              AND (SELECT count(*) FROM wf.task WHERE queue = 'delegates' AND state = 'succeeded') = 10000
+              AND NOT EXISTS (SELECT 1 FROM wf.event e JOIN wf.task t ON t.id = e.task_id
+                              WHERE t.queue = 'delegates' AND e.state = 'succeeded'
+                              GROUP BY e.task_id HAVING count(*) <> 1)")
+echo "   $cbs callbacks/s; all 10,000 applied exactly once: $storm_ok"
+
+echo "== 6. latency: completion commit -> next task claimed by a LISTENing runner"
+lat_low=$("$LAT" 500)
+echo "   low load:  $lat_low"
+prestart_wf 20000
+"$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -T 30 -f test/bench/wf_unbatched.pgbench >/dev/null 2>&1 &
+load=$!
+sleep 1
+lat_high=$("$LAT" 300)
+kill "$load" 2>/dev/null || true; wait "$load" 2>/dev/null || true
+echo "   high load: $lat_high"
+
+echo "== 5. scale: workload 1 again with 1,000,000 finished tasks in the tables"
+q "INSERT INTO wf.execution (workflow, version, state, input, vars, output, active, finished_at)
+   SELECT 'chain5', 1, 'succeeded', '{}', '{}', '{}', 0, now() FROM generate_series(1, 200000);
+   INSERT INTO wf.task (execution_id, name, action, queue, state, attempt, input, result, finished_at)
+   SELECT e.id, 's' || s, 'work', 'default', 'succeeded', 1, '{}', '{\"ok\": true}', now()
+   FROM (SELECT id FROM wf.execution ORDER BY id DESC LIMIT 200000) e, generate_series(1, 5) s;
+   INSERT INTO wf.event (execution_id, task_id, task, state)
+   SELECT t.execution_id, t.id, t.name, st FROM wf.task t, unnest(ARRAY['ready', 'running', 'succeeded']) st
+   WHERE t.id > (SELECT max(id) - 1000000 FROM wf.task);" >/dev/null
+finished=$(q "SELECT count(*) FROM wf.task WHERE state = 'succeeded'")
+prestart_wf 40000
+wf5=$(throughput wf_unbatched.pgbench wf_done)
+echo "   $finished finished tasks: pg_wf $wf5 tasks/s"
+
+echo "== memory after the runs"
+backend_kb=$(q "DO \$\$ BEGIN PERFORM wf_task_complete(task_id, 'success', '{}', token) FROM wf_claim('default', 1000); END \$\$;
+               SELECT (sum(total_bytes) / 1024)::int FROM pg_backend_memory_contexts" | tail -1)
+graphs_kb=$(q "SELECT wf_start('chain5') > 0; SELECT coalesce((sum(total_bytes) / 1024)::int, 0) FROM pg_backend_memory_contexts WHERE name = 'pg_wf graph'" | tail -1)
+wpid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_wf watchdog'")
+worker_kb=$(awk '/^Private_(Clean|Dirty)/ { s += $2 } END { print s + 0 }' "/proc/$wpid/smaps_rollup" 2>/dev/null || echo 0)
+echo "   backend after 1000 completions: ${backend_kb} kB of memory contexts (compiled graph: ${graphs_kb} kB); watchdog worker: ${worker_kb} kB private"
+
+r1=$(ratio "$wf1" "$floor1"); r2=$(ratio "$wf2" "$floor2"); r5=$(ratio "$wf5" "$wf1"); rw=$(ratio "$fan1000" "$fan100")
+p50=$(echo "$lat_low" | sed 's/.*"p50_ms": \([0-9.]*\).*/\1/')
+p99=$(echo "$lat_low" | sed 's/.*"p99_ms": \([0-9.]*\).*/\1/')
+met() { awk -v v="$1" -v t="$2" -v d="$3" 'BEGIN { print ((d == "ge" ? v >= t : v < t) ? "yes" : "NO") }'; }
+
+cpu=$(awk -F: '/model name/ { print $2; exit }' /proc/cpuinfo | sed 's/^ *//')
+echo
+echo "pg_wf benchmark — $(nproc) cores ($cpu), PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}'), fsync on, synchronous_commit on, $CLIENTS runners, ${DUR}s runs"
+printf '%-44s %12s %12s %8s %10s %5s\n' workload pg_wf floor ratio target met
+printf '%-44s %12s %12s %8s %10s %5s\n' "1. unbatched (tasks/s)" "$wf1" "$floor1" "$r1" ">= 0.8" "$(met "$r1" 0.8 ge)"
+printf '%-44s %12s %12s %8s %10s %5s\n' "2. batched x100 (tasks/s)" "$wf2" "$floor2" "$r2" ">= 0.5" "$(met "$r2" 0.5 ge)"
+printf '%-44s %12s %12s %8s %10s %5s\n' "3. fan-out+join, us/task, 1000 vs 100 wide" "$fan1000" "$fan100" "$rw" "~1" "$(met "$rw" 1.5 lt)"
+printf '%-44s %12s %12s %8s %10s %5s\n' "3. for_each 10,000 items" "n/a" "" "" "" ""
+printf '%-44s %12s %12s %8s %10s %5s\n' "4. delegate storm (callbacks/s, 8 sessions)" "$cbs" "" "" "exact" "$storm_ok"
+printf '%-44s %12s %12s %8s %10s %5s\n' "5. unbatched, 1M finished vs empty (tasks/s)" "$wf5" "$wf1" "$r5" ">= 0.9" "$(met "$r5" 0.9 ge)"
+printf '%-44s %12s %12s %8s %10s %5s\n' "6. latency p50 / p99, low load (ms)" "$p50 / $p99" "" "" "<2 / <10" "$(met "$p50" 2 lt)/$(met "$p99" 10 lt)"
+printf '%-44s %12s\n' "6. latency, high load" "$lat_high"
+printf '%-44s %12s\n' "memory: backend / graph / worker (kB)" "$backend_kb / $graphs_kb / $worker_kb"
+
+cat > "$OUT" <<JSON
+{
+  "machine": {"cores": $(nproc), "cpu": "$cpu", "postgresql": "$("$PG_CONFIG" --version | awk '{print $2}')",
+              "fsync": true, "synchronous_commit": true, "runners": $CLIENTS, "seconds": $DUR},
+  "unbatched": {"pg_wf": $wf1, "floor": $floor1, "ratio": $r1, "target": 0.8},
+  "batched": {"pg_wf": $wf2, "floor": $floor2, "ratio": $r2, "target": 0.5},
+  "width": {"fan100_us_per_task": $fan100, "fan1000_us_per_task": $fan1000, "ratio": $rw, "for_each_10000": null},
+  "delegate_storm": {"callbacks_per_s": $cbs, "sessions": 8, "exactly_once": $storm_ok},
+  "scale": {"finished_tasks": $finished, "pg_wf": $wf5, "empty": $wf1, "ratio": $r5, "target": 0.9},
+  "latency_low": $lat_low,
+  "latency_high": $lat_high,
+  "memory_kb": {"backend": $backend_kb, "graph": $graphs_kb, "worker_private": $worker_kb}
+}
+JSON
+echo "(written to $OUT)"

@@ -1,0 +1,71 @@
+-- Benchmark fixtures: pg_wf workflows, the floor queue, helpers.
+CREATE EXTENSION pg_wf;
+CREATE SCHEMA bench;
+
+-- 5-step chain, the throughput workload.
+SELECT wf_define('{"name": "chain5", "tasks": {
+  "s1": {"action": "work"},
+  "s2": {"action": "work", "requires": ["s1"]},
+  "s3": {"action": "work", "requires": ["s2"]},
+  "s4": {"action": "work", "requires": ["s3"]},
+  "s5": {"action": "work", "requires": ["s4"]}}}');
+-- one delegated step, for the callback storm
+SELECT wf_define('{"name": "approve", "tasks": {"ask": {"action": "partner", "queue": "delegates"}}}');
+-- two steps on their own queue, for latency
+SELECT wf_define('{"name": "lat", "tasks": {
+  "a": {"action": "x", "queue": "lat"},
+  "b": {"action": "x", "queue": "lat", "requires": ["a"]}}}');
+
+-- The floor: a minimal hand-written SKIP LOCKED queue doing the same work
+-- (claim a task in one transaction; complete it and insert the next step
+-- of its chain in another).
+CREATE TABLE bench.floor_task (
+    id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    exec   bigint NOT NULL,
+    step   integer NOT NULL,
+    state  text NOT NULL DEFAULT 'ready',
+    result jsonb
+);
+CREATE INDEX ON bench.floor_task (id) WHERE state = 'ready';
+
+-- A fan-out of width n joined by one task.
+CREATE FUNCTION bench.define_fan(width integer) RETURNS integer LANGUAGE sql AS $$
+    SELECT wf_define(jsonb_build_object('name', 'fan' || width, 'tasks',
+        (SELECT jsonb_object_agg('b' || i, jsonb_build_object('action', 'work', 'queue', 'fan'))
+         FROM generate_series(1, width) i)
+        || jsonb_build_object('total', jsonb_build_object('action', 'sum', 'queue', 'fan',
+             'requires', (SELECT jsonb_agg('b' || i) FROM generate_series(1, width) i)))))
+$$;
+
+-- Run one execution of fan<width> to the end as a batching runner would:
+-- claim up to 100 (one transaction), complete them (another). Returns
+-- microseconds per task.
+CREATE PROCEDURE bench.run_fan(width integer, INOUT usec_per_task float8 DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+    exec bigint;
+    ids bigint[];
+    toks text[];
+    total integer := 0;
+BEGIN
+    PERFORM bench.define_fan(width);
+    COMMIT;
+    t0 := clock_timestamp();
+    exec := wf_start('fan' || width);
+    COMMIT;
+    LOOP
+        SELECT array_agg(task_id), array_agg(token) INTO ids, toks FROM wf_claim('fan', 100);
+        COMMIT;
+        EXIT WHEN ids IS NULL;
+        PERFORM count(*) FROM wf_task_complete_batch(ids,
+            array_fill('success'::text, ARRAY[cardinality(ids)]), NULL, toks);
+        COMMIT;
+        total := total + cardinality(ids);
+    END LOOP;
+    IF (SELECT state FROM wf.execution WHERE id = exec) <> 'succeeded' OR total <> width + 1 THEN
+        RAISE EXCEPTION 'fan% did not finish (% tasks)', width, total;
+    END IF;
+    usec_per_task := extract(epoch FROM clock_timestamp() - t0) * 1e6 / total;
+END
+$$;
