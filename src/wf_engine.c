@@ -59,13 +59,42 @@ static WfPlan plan_insert_tasks = {
 	6, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID}
 };
 
-static WfPlan plan_update_execution = {
-	"UPDATE wf.execution SET active = $2, vars = $3, state = $4, output = $5, "
-	"error = $6, updated_at = pg_catalog.now(), "
-	"finished_at = CASE WHEN $4 = 'running' THEN NULL ELSE pg_catalog.now() END "
-	"WHERE id = $1",
-	6, {INT8OID, INT4OID, JSONBOID, TEXTOID, JSONBOID, JSONBOID}
-};
+/*
+ * The execution's new bookkeeping, and every history row the step buffered,
+ * in one statement.
+ */
+static void
+update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error)
+{
+	static WfPlan plan = {
+		"WITH ev AS ("
+		"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)"
+		"  SELECT $1, u.task_id, u.task, u.state, u.detail"
+		"  FROM unnest($7::pg_catalog.int8[], $8::pg_catalog.text[],"
+		"              $9::pg_catalog.text[], $10::pg_catalog.jsonb[])"
+		"       AS u(task_id, task, state, detail))"
+		"UPDATE wf.execution SET active = $2, vars = $3, state = $4, output = $5, "
+		"error = $6, updated_at = pg_catalog.now(), "
+		"finished_at = CASE WHEN $4 = 'running' THEN NULL ELSE pg_catalog.now() END "
+		"WHERE id = $1",
+		10, {INT8OID, INT4OID, JSONBOID, TEXTOID, JSONBOID, JSONBOID,
+		INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID}
+	};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(s->exec_id);
+	values[1] = Int32GetDatum(s->active);
+	values[2] = JsonbPGetDatum(s->vars);
+	values[3] = CStringGetTextDatum(state);
+	values[4] = output ? JsonbPGetDatum(output) : (Datum) 0;
+	nulls[4] = output ? ' ' : 'n';
+	values[5] = error ? JsonbPGetDatum(error) : (Datum) 0;
+	nulls[5] = error ? ' ' : 'n';
+	wf_events_arrays(&s->ev, &values[6]);
+	wf_exec(&plan, values, nulls, 1);
+	s->ev.n = 0;
+}
 
 static WfPlan plan_views_named = {
 	"SELECT name, state, result, error FROM wf.task "
@@ -250,8 +279,7 @@ wf_fail_execution(WfStep *s, Jsonb *error)
 		"DELETE FROM wf.join_state WHERE execution_id = $1",
 		1, {INT8OID}
 	};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', 'n', ' '};
+	Datum		values[1];
 	uint64		n;
 
 	values[0] = Int64GetDatum(s->exec_id);
@@ -260,27 +288,23 @@ wf_fail_execution(WfStep *s, Jsonb *error)
 		wf_events_add(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), "cancelled", NULL);
 	wf_exec(&forget_joins, values, NULL, 0);
 
-	values[1] = Int32GetDatum(0);
-	values[2] = JsonbPGetDatum(s->vars);
-	values[3] = CStringGetTextDatum("failed");
-	values[5] = JsonbPGetDatum(error);
-	wf_exec(&plan_update_execution, values, nulls, 1);
+	s->active = 0;
 	wf_events_add(&s->ev, 0, NULL, "failed", error);
+	update_execution(s, "failed", NULL, error);
 }
 
 /* Store the execution's new bookkeeping; finish it if nothing is left. */
 static void
 save_execution(WfStep *s, Jsonb *ctx_for_output)
 {
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', 'n', 'n'};
 	const char *state = "running";
+	Jsonb	   *output = NULL;
 
 	if (s->active == 0)
 	{
-		Jsonb	   *output = s->vars;
 		char	   *err = NULL;
 
+		output = s->vars;
 		if (s->g->output &&
 			(output = wf_eval_template(s->g->output, ctx_for_output, &err)) == NULL)
 		{
@@ -292,16 +316,9 @@ save_execution(WfStep *s, Jsonb *ctx_for_output)
 			return;
 		}
 		state = "succeeded";
-		values[4] = JsonbPGetDatum(output);
-		nulls[4] = ' ';
-	}
-	values[0] = Int64GetDatum(s->exec_id);
-	values[1] = Int32GetDatum(s->active);
-	values[2] = JsonbPGetDatum(s->vars);
-	values[3] = CStringGetTextDatum(state);
-	wf_exec(&plan_update_execution, values, nulls, 1);
-	if (s->active == 0)
 		wf_events_add(&s->ev, 0, NULL, state, NULL);
+	}
+	update_execution(s, state, output, NULL);
 }
 
 /*
@@ -312,13 +329,19 @@ save_execution(WfStep *s, Jsonb *ctx_for_output)
 static Jsonb *
 run_expressions(WfStep *s, WfTask *finished, Jsonb *result, Jsonb **ctx_out)
 {
-	bool	   *want = palloc0(sizeof(bool) * s->g->ntasks);
+	bool	   *want;
 	bool		all = false;
 	bool		need = false;
 	bool		may_finish = (s->active - 1 + s->nnew == 0);
 	Jsonb	   *ctx = NULL;
 	char	   *err = NULL;
 
+	if (s->nnew == 0 && !may_finish && (finished == NULL || finished->publish == NULL))
+	{
+		*ctx_out = NULL;
+		return NULL;			/* nothing to evaluate */
+	}
+	want = palloc0(sizeof(bool) * s->g->ntasks);
 	if (finished)
 		need |= wf_template_refs(finished->publish, &all, want);
 	for (int i = 0; i < s->nnew; i++)
@@ -345,7 +368,18 @@ run_expressions(WfStep *s, WfTask *finished, Jsonb *result, Jsonb **ctx_out)
 		}
 		s->vars = wf_jsonb_concat(s->vars, published);
 	}
-	ctx = wf_context(s->input, s->vars, s->nviews, s->views, NULL);
+	/* A context only if a template to evaluate has expressions. */
+	{
+		bool		dynamic = may_finish && s->g->output && s->g->output->dynamic;
+
+		for (int i = 0; i < s->nnew && !dynamic; i++)
+		{
+			WfTemplate *in = s->g->tasks[s->new_tasks[i]].input;
+
+			dynamic = (in && in->dynamic);
+		}
+		ctx = dynamic ? wf_context(s->input, s->vars, s->nviews, s->views, NULL) : NULL;
+	}
 	*ctx_out = ctx;
 	return eval_new_inputs(s, ctx);
 }
@@ -472,22 +506,45 @@ wf_start(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-/* The execution of a task (immutable), or an error if the task is unknown. */
-int64
-wf_task_execution(int64 task_id)
+/* Fill the step from the locked execution row (SPI_tuptable row 0). */
+static void
+step_load(WfStep *s)
 {
-	static WfPlan find = {
-		"SELECT execution_id FROM wf.task WHERE id = $1",
+	/* read the row before wf_graph_get() may run a query of its own */
+	char	   *workflow = wf_get_text(0, 2);
+	int			version = wf_get_int32(0, 3);
+
+	s->exec_id = wf_get_int64(0, 1);
+	s->state = wf_get_text(0, 4);
+	s->input = wf_get_jsonb(0, 5);
+	s->vars = wf_get_jsonb(0, 6);
+	s->active = wf_get_int32(0, 7);
+	s->g = wf_graph_get(workflow, version);
+}
+
+/*
+ * Lock the execution of a task (found and locked in one statement; the
+ * task's execution_id never changes) and load its graph.
+ */
+void
+wf_step_open_task(WfStep *s, int64 task_id)
+{
+	static WfPlan lock = {
+		"SELECT e.id, e.workflow, e.version, e.state, e.input, e.vars, e.active "
+		"FROM wf.execution e "
+		"WHERE e.id = (SELECT t.execution_id FROM wf.task t WHERE t.id = $1) "
+		"FOR NO KEY UPDATE OF e",
 		1, {INT8OID}
 	};
 	Datum		values[1];
 
+	memset(s, 0, sizeof(*s));
 	values[0] = Int64GetDatum(task_id);
-	if (wf_exec(&find, values, NULL, 0) != 1)
+	if (wf_exec(&lock, values, NULL, 0) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_WF_UNKNOWN_TASK),
 				 errmsg("task " INT64_FORMAT " does not exist", task_id)));
-	return wf_get_int64(0, 1);
+	step_load(s);
 }
 
 /*
@@ -498,21 +555,18 @@ bool
 wf_step_open(WfStep *s, int64 exec_id, bool skip_locked)
 {
 	static WfPlan lock_wait = {
-		"SELECT workflow, version, state, input, vars, active FROM wf.execution "
+		"SELECT id, workflow, version, state, input, vars, active FROM wf.execution "
 		"WHERE id = $1 FOR NO KEY UPDATE",
 		1, {INT8OID}
 	};
 	static WfPlan lock_skip = {
-		"SELECT workflow, version, state, input, vars, active FROM wf.execution "
+		"SELECT id, workflow, version, state, input, vars, active FROM wf.execution "
 		"WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
 		1, {INT8OID}
 	};
 	Datum		values[1];
-	char	   *workflow;
-	int			version;
 
 	memset(s, 0, sizeof(*s));
-	s->exec_id = exec_id;
 	values[0] = Int64GetDatum(exec_id);
 	if (wf_exec(skip_locked ? &lock_skip : &lock_wait, values, NULL, 0) != 1)
 	{
@@ -520,14 +574,7 @@ wf_step_open(WfStep *s, int64 exec_id, bool skip_locked)
 			return false;
 		elog(ERROR, "execution " INT64_FORMAT " does not exist", exec_id);
 	}
-	/* read the row before wf_graph_get() may run a query of its own */
-	workflow = wf_get_text(0, 1);
-	version = wf_get_int32(0, 2);
-	s->state = wf_get_text(0, 3);
-	s->input = wf_get_jsonb(0, 4);
-	s->vars = wf_get_jsonb(0, 5);
-	s->active = wf_get_int32(0, 6);
-	s->g = wf_graph_get(workflow, version);
+	step_load(s);
 	return true;
 }
 
@@ -579,6 +626,45 @@ wf_step_close(WfStep *s)
 	wf_events_flush(&s->ev, s->exec_id);
 }
 
+/*
+ * The fast path of a completion: mark the task succeeded if, and only if,
+ * it is running or delegated under the given token hash, in the statement
+ * that checks it. Returns false (and changes nothing) otherwise; the caller
+ * then takes the task's lock and finds out why. Comparing SHA-256 hashes
+ * in SQL leaks nothing useful about the token.
+ */
+bool
+wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result, WfTaskRow *tr)
+{
+	static WfPlan finish = {
+		"UPDATE wf.task SET state = 'succeeded', result = $2, error = NULL, "
+		"finished_at = pg_catalog.now(), lease_until = NULL, deadline = NULL "
+		"WHERE id = $1 AND state IN ('running', 'delegated') AND token_hash = $3 "
+		"RETURNING name, attempt",
+		3, {INT8OID, JSONBOID, BYTEAOID}
+	};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(task_id);
+	values[1] = result ? JsonbPGetDatum(result) : (Datum) 0;
+	nulls[1] = result ? ' ' : 'n';
+	values[2] = PointerGetDatum(token_hash);
+	if (wf_exec(&finish, values, nulls, 0) != 1)
+		return false;
+	memset(tr, 0, sizeof(*tr));
+	tr->id = task_id;
+	tr->name = wf_get_text(0, 1);
+	tr->attempt = wf_get_int32(0, 2);
+	tr->state = "succeeded";
+	tr->idx = wf_task_index(s->g, tr->name);
+	if (tr->idx < 0)
+		elog(ERROR, "task \"%s\" is not in workflow \"%s\" version %d",
+			 tr->name, s->g->name, s->g->version);
+	tr->def = &s->g->tasks[tr->idx];
+	return true;
+}
+
 /* The attempt succeeded: record it, schedule its successors. */
 const char *
 wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
@@ -588,16 +674,24 @@ wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 		"finished_at = pg_catalog.now(), lease_until = NULL, deadline = NULL WHERE id = $1",
 		2, {INT8OID, JSONBOID}
 	};
-	WfTask	   *t = tr->def;
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
-	Jsonb	   *failure;
-	Jsonb	   *ctx = NULL;
 
 	values[0] = Int64GetDatum(tr->id);
 	values[1] = result ? JsonbPGetDatum(result) : (Datum) 0;
 	nulls[1] = result ? ' ' : 'n';
 	wf_exec(&finish, values, nulls, 1);
+	return wf_schedule_success(s, tr, result, detail);
+}
+
+/* After a task succeeded (its row already updated): what follows. */
+const char *
+wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
+{
+	WfTask	   *t = tr->def;
+	Jsonb	   *failure;
+	Jsonb	   *ctx = NULL;
+
 	wf_events_add(&s->ev, tr->id, tr->name, "succeeded", detail);
 
 	for (int k = 0; k < t->nsuccessors; k++)

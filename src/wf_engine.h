@@ -49,8 +49,12 @@ typedef struct WfTaskRow
 	WfTask	   *def;
 } WfTaskRow;
 
-extern int64 wf_task_execution(int64 task_id);
 extern bool wf_step_open(WfStep *s, int64 exec_id, bool skip_locked);
+extern void wf_step_open_task(WfStep *s, int64 task_id);
+extern bool wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result,
+						   WfTaskRow *tr);
+extern const char *wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result,
+									   Jsonb *detail);
 extern void wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr);
 extern void wf_step_close(WfStep *s);
 extern const char *wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result,

@@ -62,6 +62,16 @@ wf_token_new(bytea **hash)
 	return hex;
 }
 
+bytea *
+wf_token_hash(const char *token)
+{
+	bytea	   *h = palloc(VARHDRSZ + WF_HASH_BYTES);
+
+	SET_VARSIZE(h, VARHDRSZ + WF_HASH_BYTES);
+	sha256(token, strlen(token), (uint8 *) VARDATA(h));
+	return h;
+}
+
 bool
 wf_token_matches(const char *token, const bytea *hash)
 {

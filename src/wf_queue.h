@@ -11,6 +11,7 @@
 
 extern char *wf_token_new(bytea **hash);
 extern bool wf_token_matches(const char *token, const bytea *hash);
+extern bytea *wf_token_hash(const char *token);
 extern void wf_notify_queue(const char *queue);
 
 #endif							/* WF_QUEUE_H */

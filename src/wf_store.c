@@ -167,6 +167,19 @@ nullable_array(Datum *elems, bool *nulls, int n, Oid type, int16 len, bool byval
 											  type, len, byval, align));
 }
 
+/* The buffered events as four arrays (task_id, task, state, detail). */
+void
+wf_events_arrays(WfEvents *ev, Datum *out)
+{
+	bool	   *nonulls = palloc0(sizeof(bool) * Max(ev->n, 1));
+
+	out[0] = nullable_array(ev->task_id, ev->task_id_null, ev->n, INT8OID, 8,
+							FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	out[1] = nullable_array(ev->task, ev->task_null, ev->n, TEXTOID, -1, false, TYPALIGN_INT);
+	out[2] = nullable_array(ev->state, nonulls, ev->n, TEXTOID, -1, false, TYPALIGN_INT);
+	out[3] = nullable_array(ev->detail, ev->detail_null, ev->n, JSONBOID, -1, false, TYPALIGN_INT);
+}
+
 void
 wf_events_flush(WfEvents *ev, int64 execution_id)
 {
@@ -179,17 +192,11 @@ wf_events_flush(WfEvents *ev, int64 execution_id)
 		5, {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID}
 	};
 	Datum		values[5];
-	bool	   *nonulls;
 
 	if (ev->n == 0)
 		return;
-	nonulls = palloc0(sizeof(bool) * ev->n);
 	values[0] = Int64GetDatum(execution_id);
-	values[1] = nullable_array(ev->task_id, ev->task_id_null, ev->n, INT8OID, 8,
-							   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	values[2] = nullable_array(ev->task, ev->task_null, ev->n, TEXTOID, -1, false, TYPALIGN_INT);
-	values[3] = nullable_array(ev->state, nonulls, ev->n, TEXTOID, -1, false, TYPALIGN_INT);
-	values[4] = nullable_array(ev->detail, ev->detail_null, ev->n, JSONBOID, -1, false, TYPALIGN_INT);
+	wf_events_arrays(ev, &values[1]);
 	wf_exec(&plan, values, NULL, ev->n);
 	ev->n = 0;
 }

@@ -46,6 +46,7 @@ typedef struct WfEvents
 extern void wf_events_add(WfEvents *ev, int64 task_id, const char *task,
 						  const char *state, Jsonb *detail);
 extern void wf_events_flush(WfEvents *ev, int64 execution_id);
+extern void wf_events_arrays(WfEvents *ev, Datum *out);
 
 extern Datum wf_text_array(Datum *elems, int n);
 extern Datum wf_jsonb_array(Datum *elems, int n);

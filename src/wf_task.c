@@ -185,9 +185,21 @@ complete_one(int64 task_id, bool success, Jsonb *result, const char *token)
 	if (!success && result == NULL)
 		result = wf_jsonb_object(0, NULL, NULL);	/* an error always has a document */
 
-	wf_step_open(&s, wf_task_execution(task_id), false);
-	wf_step_lock_task(&s, task_id, &tr);
+	wf_step_open_task(&s, task_id);
 
+	/* The usual case: the current attempt's holder reports success. */
+	if (success && token != NULL &&
+		wf_try_succeed(&s, task_id, wf_token_hash(token), result, &tr))
+	{
+		const char *keys[] = {"attempt"};
+		Jsonb	   *vals[] = {wf_jsonb_int(tr.attempt)};
+
+		new_state = wf_schedule_success(&s, &tr, result, wf_jsonb_object(1, keys, vals));
+		wf_step_close(&s);
+		return new_state;
+	}
+
+	wf_step_lock_task(&s, task_id, &tr);
 	if (token == NULL)
 		check_override_allowed(task_id);
 	{
@@ -453,7 +465,7 @@ wf_task_delegate(PG_FUNCTION_ARGS)
 	Jsonb	   *vals[2];
 
 	SPI_connect();
-	wf_step_open(&s, wf_task_execution(task_id), false);
+	wf_step_open_task(&s, task_id);
 	wf_step_lock_task(&s, task_id, &tr);
 	refuse_if_expired(&s, &tr, token, "delegation", NULL);
 	refuse_wrong_token(&tr, token);
@@ -513,7 +525,7 @@ wf_heartbeat(PG_FUNCTION_ARGS)
 	TimestampTz until;
 
 	SPI_connect();
-	wf_step_open(&s, wf_task_execution(task_id), false);
+	wf_step_open_task(&s, task_id);
 	wf_step_lock_task(&s, task_id, &tr);
 	refuse_if_expired(&s, &tr, token, "heartbeat", NULL);
 	refuse_wrong_token(&tr, token);

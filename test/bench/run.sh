@@ -56,8 +56,8 @@ wf2=$(throughput wf_batched.pgbench wf_done)
 echo "   floor $floor2 tasks/s, pg_wf $wf2 tasks/s"
 
 echo "== 3. width: one execution, fan-out and join (batched runner)"
-fan100=$(q "CALL bench.run_fan(100)")
-fan1000=$(q "CALL bench.run_fan(1000)")
+fan100=$(q "CALL bench.run_fan(100)" | awk '{ printf "%.0f", $1 }')
+fan1000=$(q "CALL bench.run_fan(1000)" | awk '{ printf "%.0f", $1 }')
 echo "   100 wide: $fan100 us/task, 1000 wide: $fan1000 us/task"
 
 echo "== 4. delegate storm: 10,000 callbacks from 8 sessions"
