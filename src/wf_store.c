@@ -18,7 +18,8 @@
 
 /*
  * Run a kept plan. expect > 0: the statement must touch exactly that many
- * rows (an engine invariant, so a mismatch is an internal error).
+ * rows (an engine invariant, so a mismatch is an internal error). The
+ * previous statement's SPI_tuptable is freed first.
  */
 uint64
 wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect)
@@ -35,6 +36,12 @@ wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect)
 		SPI_keepplan(plan);
 		p->plan = plan;
 	}
+	/*
+	 * Callers copy what they need from a result before running the next
+	 * statement, so the previous result can go now: a long batch then
+	 * keeps one result in memory, not one per statement.
+	 */
+	SPI_freetuptable(SPI_tuptable);
 	rc = SPI_execute_plan(p->plan, values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s",

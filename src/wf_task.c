@@ -354,6 +354,7 @@ wf_task_complete_batch(PG_FUNCTION_ARGS)
 	BatchItem  *items;
 	const char **states;
 	uint64		found;
+	MemoryContext itemcxt;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -412,14 +413,21 @@ wf_task_complete_batch(PG_FUNCTION_ARGS)
 					 errdetail("Item %d of the batch; nothing in the batch was applied.", i + 1)));
 	qsort(items, n, sizeof(BatchItem), cmp_batch_item);
 
+	itemcxt = AllocSetContextCreate(CurrentMemoryContext, "pg_wf batch item",
+									ALLOCSET_DEFAULT_SIZES);
 	for (int k = 0; k < n; k++)
 	{
 		int			i = items[k].pos;
+		MemoryContext outer = MemoryContextSwitchTo(itemcxt);
+		const char *state;
 
-		states[i] = complete_one(items[k].task_id,
-								 strcmp(TextDatumGetCString(statuses[i]), "success") == 0,
-								 resnulls[i] ? NULL : DatumGetJsonbP(results[i]),
-								 toknulls[i] ? NULL : TextDatumGetCString(tokens[i]));
+		state = complete_one(items[k].task_id,
+							 strcmp(TextDatumGetCString(statuses[i]), "success") == 0,
+							 resnulls[i] ? NULL : DatumGetJsonbP(results[i]),
+							 toknulls[i] ? NULL : TextDatumGetCString(tokens[i]));
+		MemoryContextSwitchTo(outer);
+		states[i] = pstrdup(state);
+		MemoryContextReset(itemcxt);
 	}
 	for (int i = 0; i < n; i++)
 	{
