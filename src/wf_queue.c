@@ -113,11 +113,11 @@ wf_claim(PG_FUNCTION_ARGS)
 {
 	static WfPlan claim = {
 		"WITH c AS ("
-		"  SELECT s.id, pg_catalog.row_number() OVER () AS n FROM ("
+		"  SELECT s.id, s.n FROM unnest(ARRAY("
 		"    SELECT t.id FROM wf.task t"
 		"    WHERE t.queue = $1 AND t.state = 'ready' AND t.not_before <= pg_catalog.now()"
 		"    ORDER BY t.not_before, t.id LIMIT $2"
-		"    FOR UPDATE SKIP LOCKED) s"
+		"    FOR UPDATE SKIP LOCKED)) WITH ORDINALITY AS s(id, n)"
 		"), u AS ("
 		"  UPDATE wf.task t SET state = 'running', attempt = t.attempt + 1,"
 		"    lease = COALESCE(t.timeout, $3),"
@@ -133,7 +133,7 @@ wf_claim(PG_FUNCTION_ARGS)
 		"    pg_catalog.jsonb_build_object('attempt', u.attempt, 'runner', $4)"
 		"  FROM u"
 		") SELECT id, execution_id, name, action, input, attempt, n, lease_until FROM u ORDER BY n",
-		5, {TEXTOID, INT4OID, INTERVALOID, TEXTOID, BYTEAARRAYOID}
+		5, {TEXTOID, INT4OID, INTERVALOID, TEXTOID, BYTEAARRAYOID}, NULL, true
 	};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *queue;

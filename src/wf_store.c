@@ -28,7 +28,8 @@ wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect)
 
 	if (p->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+											  p->generic ? CURSOR_OPT_GENERIC_PLAN : 0);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",

@@ -17,6 +17,13 @@ typedef struct WfPlan
 	int			nargs;
 	Oid			argtypes[WF_MAX_PLAN_ARGS];
 	SPIPlanPtr	plan;
+
+	/*
+	 * Always the generic plan: for statements whose custom plans would be
+	 * re-planned on every call (measured: the claim, where planning cost
+	 * a fifth of a completion); the others keep the plan cache's choice.
+	 */
+	bool		generic;
 } WfPlan;
 
 extern uint64 wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect);

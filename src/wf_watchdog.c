@@ -238,9 +238,9 @@ wf_tick_run(int batch)
 		1, {INT4OID}
 	};
 	static WfPlan wakes = {
-		"UPDATE wf.task SET wake_at = NULL WHERE id IN ("
+		"UPDATE wf.task SET wake_at = NULL WHERE id = ANY (ARRAY("
 		"  SELECT id FROM wf.task WHERE wake_at <= pg_catalog.now() "
-		"  ORDER BY wake_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
+		"  ORDER BY wake_at LIMIT $1 FOR UPDATE SKIP LOCKED)) "
 		"RETURNING queue",
 		1, {INT4OID}
 	};
