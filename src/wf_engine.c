@@ -766,7 +766,6 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 	{
 		Interval   *delay = retry_delay(r, tr->attempt);
 		TimestampTz not_before;
-		bool		isnull;
 		const char *keys[] = {"error", "retry", "delay", "not_before"};
 		Jsonb	   *vals[4];
 		char	   *queue;
@@ -774,8 +773,7 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 		values[2] = IntervalPGetDatum(delay);
 		values[3] = BoolGetDatum(expired);
 		wf_exec(&retry, values, NULL, 1);
-		not_before = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
-													   SPI_tuptable->tupdesc, 1, &isnull));
+		not_before = wf_get_timestamptz(0, 1);
 		queue = wf_get_text(0, 2);
 		if (delay->time == 0 && delay->day == 0)
 			wf_notify_queue(queue);

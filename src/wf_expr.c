@@ -34,32 +34,47 @@
  * ---------------------------------------------------------------------
  */
 
-/* Refuse text that PostgreSQL's jsonpath parser refuses. */
-void
-wf_expr_check(const char *text, const char *where)
+/*
+ * Run a type's input function on definition text; if it refuses the text,
+ * refuse the definition at "where", with the input function's message as
+ * detail. Only the input function ran, so there is nothing to release but
+ * memory, and the error is re-thrown at once.
+ */
+static Datum
+input_or_refuse(PGFunction input, const char *text, const char *where,
+				const char *what, const char *hint)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile Datum result = (Datum) 0;
 
 	PG_TRY();
 	{
-		(void) DirectFunctionCall1(jsonpath_in, CStringGetDatum(text));
+		result = DirectFunctionCall3(input, CStringGetDatum(text),
+									 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
-		/* Only the parser ran: no resources to release but memory. */
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		ereport(ERROR,
 				(errcode(ERRCODE_WF_INVALID_DEFINITION),
-				 errmsg("invalid workflow definition at %s: bad jsonpath expression \"%s\"",
-						where, text),
+				 errmsg("invalid workflow definition at %s: bad %s \"%s\"", where, what, text),
 				 errdetail("%s", edata->message),
-				 errhint("A string starting with \"$\" is a jsonpath expression; write \"$$\" for a literal \"$\".")));
+				 errhint("%s", hint)));
 	}
 	PG_END_TRY();
+	return result;
+}
+
+/* Refuse text that PostgreSQL's jsonpath parser refuses. */
+void
+wf_expr_check(const char *text, const char *where)
+{
+	(void) input_or_refuse(jsonpath_in, text, where, "jsonpath expression",
+						   "A string starting with \"$\" is a jsonpath expression; write \"$$\" for a literal \"$\".");
 }
 
 /*
@@ -69,30 +84,8 @@ wf_expr_check(const char *text, const char *where)
 Interval *
 wf_duration_parse(const char *text, const char *where, bool allow_zero)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	Interval   *volatile iv = NULL;
-
-	PG_TRY();
-	{
-		iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
-												   ObjectIdGetDatum(InvalidOid),
-												   Int32GetDatum(-1)));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		/* Only the input function ran: no resources to release but memory. */
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(ERRCODE_WF_INVALID_DEFINITION),
-				 errmsg("invalid workflow definition at %s: bad duration \"%s\"", where, text),
-				 errdetail("%s", edata->message),
-				 errhint("Durations are PostgreSQL interval text, e.g. \"30s\", \"5 minutes\", \"1 day\".")));
-	}
-	PG_END_TRY();
+	Interval   *iv = DatumGetIntervalP(input_or_refuse(interval_in, text, where, "duration",
+													   "Durations are PostgreSQL interval text, e.g. \"30s\", \"5 minutes\", \"1 day\"."));
 
 	if (iv->month != 0)
 		ereport(ERROR,

@@ -200,9 +200,7 @@ wf_claim(PG_FUNCTION_ARGS)
 																		SPI_tuptable->tupdesc,
 																		7, &isnull)) - 1]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
-		wf_watchdog_due(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[r],
-														  SPI_tuptable->tupdesc, 8,
-														  &isnull)));
+		wf_watchdog_due(wf_get_timestamptz(r, 8));
 	}
 	SPI_finish();
 

@@ -12,6 +12,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "pg_wf.h"
 #include "wf_store.h"
@@ -84,6 +85,15 @@ wf_get_int32(uint64 r, int col)
 	Datum		d = get_datum(r, col, &isnull);
 
 	return isnull ? 0 : DatumGetInt32(d);
+}
+
+TimestampTz
+wf_get_timestamptz(uint64 r, int col)
+{
+	bool		isnull;
+	Datum		d = get_datum(r, col, &isnull);
+
+	return isnull ? 0 : DatumGetTimestampTz(d);
 }
 
 char *

@@ -5,6 +5,7 @@
 #ifndef WF_STORE_H
 #define WF_STORE_H
 
+#include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "utils/jsonb.h"
 
@@ -32,6 +33,7 @@ extern uint64 wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect);
 extern bool wf_isnull(uint64 r, int col);
 extern int64 wf_get_int64(uint64 r, int col);
 extern int32 wf_get_int32(uint64 r, int col);
+extern TimestampTz wf_get_timestamptz(uint64 r, int col);	/* 0 if null */
 extern char *wf_get_text(uint64 r, int col);	/* NULL if null */
 extern Jsonb *wf_get_jsonb(uint64 r, int col);	/* NULL if null */
 extern bytea *wf_get_bytea(uint64 r, int col);	/* NULL if null */

@@ -141,6 +141,17 @@ refuse_unless_state(WfTaskRow *tr, const char *a, const char *b)
 			 errhint("Claim it with wf_claim() first.") : 0));
 }
 
+/* Lock a task that the caller holds as its running attempt (token given). */
+static void
+open_running(WfStep *s, WfTaskRow *tr, int64 task_id, const char *token, const char *call)
+{
+	wf_step_open_task(s, task_id);
+	wf_step_lock_task(s, task_id, tr);
+	refuse_if_expired(s, tr, token, call, NULL);
+	refuse_wrong_token(tr, token);
+	refuse_unless_state(tr, "running", NULL);
+}
+
 static Datum
 return_text(MemoryContext cxt, const char *s)
 {
@@ -473,11 +484,7 @@ wf_task_delegate(PG_FUNCTION_ARGS)
 	Jsonb	   *vals[2];
 
 	SPI_connect();
-	wf_step_open_task(&s, task_id);
-	wf_step_lock_task(&s, task_id, &tr);
-	refuse_if_expired(&s, &tr, token, "delegation", NULL);
-	refuse_wrong_token(&tr, token);
-	refuse_unless_state(&tr, "running", NULL);
+	open_running(&s, &tr, task_id, token, "delegation");
 
 	if (timeout == NULL)
 		timeout = tr.def->delegate_timeout;
@@ -491,10 +498,7 @@ wf_task_delegate(PG_FUNCTION_ARGS)
 	vals[1] = NULL;
 	if (!wf_isnull(0, 1))
 	{
-		bool		isnull;
-		TimestampTz deadline = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
-																 SPI_tuptable->tupdesc,
-																 1, &isnull));
+		TimestampTz deadline = wf_get_timestamptz(0, 1);
 
 		vals[1] = wf_jsonb_string(timestamptz_to_str(deadline));
 		wf_watchdog_due(deadline);
@@ -529,22 +533,16 @@ wf_heartbeat(PG_FUNCTION_ARGS)
 	WfTaskRow	tr;
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
-	bool		isnull;
 	TimestampTz until;
 
 	SPI_connect();
-	wf_step_open_task(&s, task_id);
-	wf_step_lock_task(&s, task_id, &tr);
-	refuse_if_expired(&s, &tr, token, "heartbeat", NULL);
-	refuse_wrong_token(&tr, token);
-	refuse_unless_state(&tr, "running", NULL);
+	open_running(&s, &tr, task_id, token, "heartbeat");
 
 	values[0] = Int64GetDatum(task_id);
 	values[1] = lease ? IntervalPGetDatum(lease) : (Datum) 0;
 	nulls[1] = lease ? ' ' : 'n';
 	wf_exec(&beat, values, nulls, 1);
-	until = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-											  1, &isnull));
+	until = wf_get_timestamptz(0, 1);
 	wf_watchdog_due(until);
 	SPI_finish();
 	PG_RETURN_TIMESTAMPTZ(until);

@@ -73,11 +73,11 @@ t0=$(date +%s.%N)
     || { cat "$WF_PGDIR/pgbench.err"; exit 1; }
 t1=$(date +%s.%N)
 cbs=$(awk -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", 10000 / (t1 - t0) }')
-storm_ok=$(q "SELECT (SELECT count(*) FROM wf.execution WHERE workflow = 'approve' AND state = 'succeeded') = 10000
+storm_ok=$(q "SELECT ((SELECT count(*) FROM wf.execution WHERE workflow = 'approve' AND state = 'succeeded') = 10000
               AND (SELECT count(*) FROM wf.task WHERE queue = 'delegates' AND state = 'succeeded') = 10000
               AND NOT EXISTS (SELECT 1 FROM wf.event e JOIN wf.task t ON t.id = e.task_id
                               WHERE t.queue = 'delegates' AND e.state = 'succeeded'
-                              GROUP BY e.task_id HAVING count(*) <> 1)")
+                              GROUP BY e.task_id HAVING count(*) <> 1))::text")
 echo "   $cbs callbacks/s; all 10,000 applied exactly once: $storm_ok"
 
 echo "== 6. latency: completion commit -> next task claimed by a LISTENing runner"
