@@ -4,7 +4,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" pg_wf.control
 MODULE_big = pg_wf
 OBJS       = src/pg_wf.o src/wf_json.o src/wf_expr.o src/wf_def.o \
              src/wf_engine.o src/wf_task.o src/wf_queue.o src/wf_store.o \
-             src/wf_watchdog.o src/wf_audit.o
+             src/wf_watchdog.o src/wf_audit.o src/wf_flow.o
 DATA       = $(wildcard sql/pg_wf--*.sql)
 SHLIB_LINK = -ljansson -lm
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -24,6 +24,9 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild everything when one changes.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
 
 # Each suite on its own, so that one failure does not hide the others.
 .PHONY: installcheck-regress installcheck-isolation bench

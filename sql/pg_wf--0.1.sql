@@ -87,11 +87,15 @@ CREATE INDEX task_lease_idx ON wf.task (lease_until) WHERE state = 'running';
 CREATE INDEX task_deadline_idx ON wf.task (deadline) WHERE state = 'delegated' AND deadline IS NOT NULL;
 CREATE INDEX task_wake_idx ON wf.task (wake_at) WHERE wake_at IS NOT NULL;
 
--- Joins waiting for more of their inbound edges (deleted when they fire).
+-- Joins waiting for more of their inbound edges: how many edges resolved,
+-- how many of them fired, and whether the join was decided (ready or
+-- skipped). Deleted once every inbound edge has resolved.
 CREATE TABLE wf.join_state (
     execution_id bigint  NOT NULL,
     task         text    NOT NULL,
     arrived      integer NOT NULL,
+    fired        integer NOT NULL DEFAULT 0,
+    decided      boolean NOT NULL DEFAULT false,
     PRIMARY KEY (execution_id, task)
 );
 

@@ -76,20 +76,49 @@ typedef struct WfRetry
 	bool		jitter;			/* delay/2 + random(0, delay/2) */
 } WfRetry;
 
+/* An edge of the graph: requires (a success edge) or a transition. */
+typedef enum WfEdgeKind
+{
+	WF_EDGE_SUCCESS,			/* requires, on_success */
+	WF_EDGE_ERROR,				/* on_error: handles the failure */
+	WF_EDGE_COMPLETE			/* on_complete: either outcome */
+} WfEdgeKind;
+
+typedef struct WfEdge
+{
+	int			target;
+	WfEdgeKind	kind;
+	WfTemplate *when;			/* a jsonpath that must yield true, or NULL */
+} WfEdge;
+
+/* Engine-side tasks: no runner, the engine decides them itself. */
+typedef enum WfEngineCmd
+{
+	WF_ENGINE_NONE,				/* a runner's action */
+	WF_ENGINE_NOOP,
+	WF_ENGINE_FAIL,
+	WF_ENGINE_SUCCEED,
+	WF_ENGINE_SLEEP
+} WfEngineCmd;
+
 typedef struct WfTask
 {
 	char	   *name;
-	char	   *action;
+	char	   *action;			/* engine tasks: "engine.<command>" */
 	char	   *queue;
+	WfEngineCmd engine;
+	char	   *message;		/* engine fail */
+	Interval   *sleep_for;		/* engine sleep */
+	int			nedges;			/* out-edges */
+	WfEdge	   *edges;
+	int			join;			/* edges that must fire; 0: all of them */
 	WfRetry    *retry;			/* NULL: no retries */
 	Interval   *timeout;		/* lease of an attempt, or NULL */
 	Interval   *delegate_timeout;	/* deadline of a delegation, or NULL */
 	WfTemplate *input;			/* NULL: {} */
 	WfTemplate *publish;		/* NULL: publishes nothing; else an object */
-	int			nrequires;		/* in-degree: the join waits for this many */
+	int			nrequires;		/* in-degree: sources of the inbound edges */
 	int		   *requires;
-	int			nsuccessors;	/* out-edges: tasks that require this one */
-	int		   *successors;
 } WfTask;
 
 typedef struct WfInputKey

@@ -111,8 +111,8 @@ static WfPlan plan_views_all = {
  * Context: the task rows that the pending expressions read
  * ---------------------------------------------------------------------
  */
-static void
-load_views(WfStep *s, bool all, bool *want)
+void
+wf_load_views(WfStep *s, bool all, bool *want)
 {
 	uint64		n;
 	Datum		values[2];
@@ -149,45 +149,6 @@ load_views(WfStep *s, bool all, bool *want)
  * ---------------------------------------------------------------------
  */
 
-/* Record that the edge into task idx fired; true if the task is now ready. */
-static bool
-edge_fired(WfStep *s, int idx)
-{
-	static WfPlan arrive = {
-		"INSERT INTO wf.join_state AS j (execution_id, task, arrived) VALUES ($1, $2, 1) "
-		"ON CONFLICT (execution_id, task) DO UPDATE SET arrived = j.arrived + 1 "
-		"RETURNING arrived",
-		2, {INT8OID, TEXTOID}
-	};
-	static WfPlan done = {
-		"DELETE FROM wf.join_state WHERE execution_id = $1 AND task = $2",
-		2, {INT8OID, TEXTOID}
-	};
-	WfTask	   *t = &s->g->tasks[idx];
-	Datum		values[2];
-
-	if (t->nrequires <= 1)
-		return true;
-	values[0] = Int64GetDatum(s->exec_id);
-	values[1] = CStringGetTextDatum(t->name);
-	wf_exec(&arrive, values, NULL, 1);
-	if (wf_get_int32(0, 1) < t->nrequires)
-		return false;
-	wf_exec(&done, values, NULL, 1);
-	return true;
-}
-
-static void
-add_ready(WfStep *s, int idx)
-{
-	if (s->new_tasks == NULL)
-	{
-		s->new_tasks = palloc(sizeof(int) * s->g->ntasks);
-		s->new_inputs = palloc(sizeof(Datum) * s->g->ntasks);
-	}
-	s->new_tasks[s->nnew++] = idx;
-}
-
 /*
  * Evaluate the inputs of the tasks made ready. Returns NULL, or the failure
  * document of the first expression that raised an error.
@@ -216,8 +177,8 @@ eval_new_inputs(WfStep *s, Jsonb *ctx)
 	return NULL;
 }
 
-static void
-insert_new_tasks(WfStep *s)
+void
+wf_insert_new_tasks(WfStep *s)
 {
 	Datum	   *names,
 			   *actions,
@@ -264,9 +225,9 @@ insert_new_tasks(WfStep *s)
 	s->active += s->nnew;
 }
 
-/* End the execution as failed: cancel what is left, record the error. */
+/* Cancel every task of the execution that is still active, and its joins. */
 void
-wf_fail_execution(WfStep *s, Jsonb *error)
+wf_cancel_rest(WfStep *s)
 {
 	static WfPlan cancel = {
 		"UPDATE wf.task SET state = 'cancelled', finished_at = pg_catalog.now(), "
@@ -287,8 +248,15 @@ wf_fail_execution(WfStep *s, Jsonb *error)
 	for (uint64 r = 0; r < n; r++)
 		wf_events_add(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), "cancelled", NULL);
 	wf_exec(&forget_joins, values, NULL, 0);
-
 	s->active = 0;
+	s->nnew = 0;
+}
+
+/* End the execution as failed: cancel what is left, record the error. */
+void
+wf_fail_execution(WfStep *s, Jsonb *error)
+{
+	wf_cancel_rest(s);
 	wf_events_add(&s->ev, 0, NULL, "failed", error);
 	update_execution(s, "failed", NULL, error);
 }
@@ -322,66 +290,100 @@ save_execution(WfStep *s, Jsonb *ctx_for_output)
 }
 
 /*
- * Load what the expressions about to run will read, build their context
- * (with "result" for publish), evaluate publish, then the new tasks' inputs.
- * Returns NULL or an expression failure document.
+ * Evaluate the finishing task's publish (its context has "result") and
+ * merge it into vars. Returns NULL or an expression failure document.
  */
 static Jsonb *
-run_expressions(WfStep *s, WfTask *finished, Jsonb *result, Jsonb **ctx_out)
+publish(WfStep *s, WfTask *t, Jsonb *result)
+{
+	bool	   *want;
+	bool		all = false;
+	Jsonb	   *published;
+	char	   *err = NULL;
+
+	if (t->publish == NULL)
+		return NULL;
+	want = palloc0(sizeof(bool) * s->g->ntasks);
+	if (wf_template_refs(t->publish, &all, want))
+		wf_load_views(s, all, want);
+	published = wf_eval_template(t->publish,
+								 wf_context(s->input, s->vars, s->nviews, s->views, result, NULL),
+								 &err);
+	if (published == NULL)
+	{
+		const char *keys[] = {"type", "task", "message"};
+		Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), wf_jsonb_string(t->name),
+		wf_jsonb_string(psprintf("publish: %s", err))};
+
+		return wf_jsonb_object(3, keys, vals);
+	}
+	s->vars = wf_jsonb_concat(s->vars, published);
+	return NULL;
+}
+
+/*
+ * Evaluate the inputs of the tasks made ready (and load what they, and the
+ * output if the execution may end, read). Returns NULL or a failure
+ * document; *ctx_out is the context, or NULL if no template needed one.
+ */
+static Jsonb *
+prepare_inputs(WfStep *s, Jsonb **ctx_out)
 {
 	bool	   *want;
 	bool		all = false;
 	bool		need = false;
-	bool		may_finish = (s->active - 1 + s->nnew == 0);
+	bool		dynamic;
+	bool		may_finish = (s->active + s->nnew == 0);
+
+	*ctx_out = NULL;
+	dynamic = may_finish && s->g->output && s->g->output->dynamic;
+	for (int i = 0; i < s->nnew && !dynamic; i++)
+	{
+		WfTemplate *in = s->g->tasks[s->new_tasks[i]].input;
+
+		dynamic = (in && in->dynamic);
+	}
+	if (dynamic)
+	{
+		want = palloc0(sizeof(bool) * s->g->ntasks);
+		for (int i = 0; i < s->nnew; i++)
+			need |= wf_template_refs(s->g->tasks[s->new_tasks[i]].input, &all, want);
+		if (may_finish)
+			need |= wf_template_refs(s->g->output, &all, want);
+		if (need)
+			wf_load_views(s, all, want);
+		*ctx_out = wf_context(s->input, s->vars, s->nviews, s->views, NULL, NULL);
+	}
+	return eval_new_inputs(s, *ctx_out);
+}
+
+/*
+ * The end of an engine step after a task ended: fail the execution, end it
+ * at an {"engine": "succeed"}, or insert the tasks made ready and store the
+ * bookkeeping (finishing the execution when nothing is left).
+ */
+static void
+finish_step(WfStep *s, Jsonb *failure)
+{
 	Jsonb	   *ctx = NULL;
-	char	   *err = NULL;
 
-	if (s->nnew == 0 && !may_finish && (finished == NULL || finished->publish == NULL))
+	if (failure == NULL && s->succeed_now)
 	{
-		*ctx_out = NULL;
-		return NULL;			/* nothing to evaluate */
+		wf_cancel_rest(s);
+		if (s->g->output && s->g->output->dynamic)
+			prepare_inputs(s, &ctx);
+		save_execution(s, ctx);
+		return;
 	}
-	want = palloc0(sizeof(bool) * s->g->ntasks);
-	if (finished)
-		need |= wf_template_refs(finished->publish, &all, want);
-	for (int i = 0; i < s->nnew; i++)
-		need |= wf_template_refs(s->g->tasks[s->new_tasks[i]].input, &all, want);
-	if (may_finish)
-		need |= wf_template_refs(s->g->output, &all, want);
-	if (need)
-		load_views(s, all, want);
-
-	if (finished && finished->publish)
+	if (failure == NULL)
+		failure = prepare_inputs(s, &ctx);
+	if (failure)
 	{
-		Jsonb	   *published;
-
-		ctx = wf_context(s->input, s->vars, s->nviews, s->views, result);
-		published = wf_eval_template(finished->publish, ctx, &err);
-		if (published == NULL)
-		{
-			const char *keys[] = {"type", "task", "message"};
-			Jsonb	   *vals[] = {wf_jsonb_string("expression_error"),
-			wf_jsonb_string(finished->name),
-			wf_jsonb_string(psprintf("publish: %s", err))};
-
-			return wf_jsonb_object(3, keys, vals);
-		}
-		s->vars = wf_jsonb_concat(s->vars, published);
+		wf_fail_execution(s, failure);
+		return;
 	}
-	/* A context only if a template to evaluate has expressions. */
-	{
-		bool		dynamic = may_finish && s->g->output && s->g->output->dynamic;
-
-		for (int i = 0; i < s->nnew && !dynamic; i++)
-		{
-			WfTemplate *in = s->g->tasks[s->new_tasks[i]].input;
-
-			dynamic = (in && in->dynamic);
-		}
-		ctx = dynamic ? wf_context(s->input, s->vars, s->nviews, s->views, NULL) : NULL;
-	}
-	*ctx_out = ctx;
-	return eval_new_inputs(s, ctx);
+	wf_insert_new_tasks(s);
+	save_execution(s, ctx);
 }
 
 /* ---------------------------------------------------------------------
@@ -483,18 +485,21 @@ wf_start(PG_FUNCTION_ARGS)
 	wf_events_add(&s.ev, 0, NULL, "running", NULL);
 	s.nviews = 0;
 
-	for (int i = 0; i < s.g->nstart; i++)
-		add_ready(&s, s.g->start[i]);
-	/* No task has run: the context has no tasks, and nothing to load. */
-	ctx = wf_context(s.input, s.vars, 0, NULL, NULL);
-	failure = eval_new_inputs(&s, ctx);
-	if (failure)
-		ereport(ERROR,
-				(errcode(ERRCODE_WF_INVALID_INPUT),
-				 errmsg("cannot start workflow \"%s\": an input expression failed", name),
-				 errdetail("%s", JsonbToCString(NULL, &failure->root, VARSIZE(failure)))));
-	insert_new_tasks(&s);
-	save_execution(&s, ctx);
+	/* Start tasks; engine tasks among them are decided at once. */
+	failure = NULL;
+	for (int i = 0; i < s.g->nstart && failure == NULL && !s.succeed_now; i++)
+		if (!wf_flow_make_ready(&s, s.g->start[i]))
+			failure = s.failure;
+	if (failure == NULL && !s.succeed_now)
+	{
+		failure = prepare_inputs(&s, &ctx);
+		if (failure)
+			ereport(ERROR,
+					(errcode(ERRCODE_WF_INVALID_INPUT),
+					 errmsg("cannot start workflow \"%s\": an input expression failed", name),
+					 errdetail("%s", JsonbToCString(NULL, &failure->root, VARSIZE(failure)))));
+	}
+	finish_step(&s, failure);
 	wf_events_flush(&s.ev, s.exec_id);
 	SPI_finish();
 
@@ -688,24 +693,15 @@ wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 const char *
 wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 {
-	WfTask	   *t = tr->def;
 	Jsonb	   *failure;
-	Jsonb	   *ctx = NULL;
 
 	wf_events_add(&s->ev, tr->id, tr->name, "succeeded", detail);
-
-	for (int k = 0; k < t->nsuccessors; k++)
-		if (edge_fired(s, t->successors[k]))
-			add_ready(s, t->successors[k]);
-	failure = run_expressions(s, t, result, &ctx);
 	s->active--;
-	if (failure)
-		wf_fail_execution(s, failure);
-	else
-	{
-		insert_new_tasks(s);
-		save_execution(s, ctx);
-	}
+	failure = publish(s, tr->def, result);
+	if (failure == NULL &&
+		!wf_flow_task_ended(s, tr->idx, tr->id, "succeeded", result, NULL))
+		failure = s->failure;
+	finish_step(s, failure);
 	return "succeeded";
 }
 
@@ -798,13 +794,9 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 		wf_events_add(&s->ev, tr->id, tr->name, "failed",
 					  wf_jsonb_concat(detail, wf_jsonb_object(1, keys, &error)));
 	}
-	{
-		const char *keys[] = {"type", "task", "task_id", "error"};
-		Jsonb	   *vals[] = {wf_jsonb_string("task_failed"), wf_jsonb_string(tr->name),
-		wf_jsonb_int(tr->id), error};
-
-		s->active--;
-		wf_fail_execution(s, wf_jsonb_object(4, keys, vals));
-	}
+	/* An on_error edge that fires handles the failure; else the execution fails. */
+	s->active--;
+	finish_step(s, wf_flow_task_ended(s, tr->idx, tr->id, "failed", NULL, error) ?
+				NULL : s->failure);
 	return "failed";
 }

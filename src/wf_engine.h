@@ -29,6 +29,10 @@ typedef struct WfStep
 	/* task rows read for expressions */
 	int			nviews;
 	WfTaskView *views;
+
+	/* set by the flow (wf_flow.c) */
+	bool		succeed_now;	/* an {"engine": "succeed"} ran */
+	Jsonb	   *failure;		/* why the execution must fail */
 } WfStep;
 
 /* A locked task row. */
@@ -62,5 +66,14 @@ extern const char *wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result,
 extern const char *wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,
 									 bool expired, Jsonb *detail);
 extern void wf_fail_execution(WfStep *s, Jsonb *error);
+extern void wf_cancel_rest(WfStep *s);
+extern void wf_load_views(WfStep *s, bool all, bool *want);
+extern void wf_insert_new_tasks(WfStep *s);
+
+/* wf_flow.c */
+extern void wf_add_ready(WfStep *s, int idx);
+extern bool wf_flow_make_ready(WfStep *s, int idx);
+extern bool wf_flow_task_ended(WfStep *s, int idx, int64 task_id, const char *state,
+							   Jsonb *result, Jsonb *error);
 
 #endif							/* WF_ENGINE_H */

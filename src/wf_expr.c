@@ -255,7 +255,7 @@ wf_jsonb_null(void)
 
 Jsonb *
 wf_context(Jsonb *input, Jsonb *vars, int ntasks, const WfTaskView *tasks,
-		   Jsonb *result)
+		   Jsonb *result, Jsonb *error)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
@@ -289,6 +289,11 @@ wf_context(Jsonb *input, Jsonb *vars, int ntasks, const WfTaskView *tasks,
 	{
 		push_key(&st, "result");
 		push_jsonb(&st, WJB_VALUE, result);
+	}
+	if (error)
+	{
+		push_key(&st, "error");
+		push_jsonb(&st, WJB_VALUE, error);
 	}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);

@@ -423,11 +423,59 @@ parse_retry(json_t *v, const char *path)
 	return r;
 }
 
+/* {"engine": "noop" | "fail" | "succeed" | "sleep"} and its options. */
+static void
+parse_engine(WfTask *t, json_t *v, const char *path)
+{
+	static const char *const attempt_keys[] = {"queue", "retry", "timeout", "delegate_timeout", NULL};
+	json_t	   *x = json_object_get(v, "engine");
+	const char *cmd;
+	char	   *epath = path_key(path, "engine");
+
+	if (!json_is_string(x))
+		def_error(epath, NULL, "engine must be a string, not %s", json_type_name(x));
+	cmd = json_string_value(x);
+	if (strcmp(cmd, "noop") == 0)
+		t->engine = WF_ENGINE_NOOP;
+	else if (strcmp(cmd, "fail") == 0)
+		t->engine = WF_ENGINE_FAIL;
+	else if (strcmp(cmd, "succeed") == 0)
+		t->engine = WF_ENGINE_SUCCEED;
+	else if (strcmp(cmd, "sleep") == 0)
+		t->engine = WF_ENGINE_SLEEP;
+	else
+		def_error(epath, "Engine commands are noop, fail, succeed and sleep.",
+				  "unknown engine command \"%s\"", cmd);
+	t->action = psprintf("engine.%s", cmd);
+	for (int i = 0; attempt_keys[i]; i++)
+		if (json_object_get(v, attempt_keys[i]))
+			def_error(path_key(path, attempt_keys[i]),
+					  "The engine decides these tasks itself: no runner, no attempts.",
+					  "%s does not apply to an engine task", attempt_keys[i]);
+	x = json_object_get(v, "message");
+	if (x)
+	{
+		if (!json_is_string(x))
+			def_error(path_key(path, "message"), NULL, "message must be a string, not %s",
+					  json_type_name(x));
+		t->message = pstrdup(json_string_value(x));
+	}
+	x = json_object_get(v, "for");
+	if (t->engine == WF_ENGINE_SLEEP)
+	{
+		if (!x)
+			def_error(path, "For example {\"engine\": \"sleep\", \"for\": \"10s\"}.",
+					  "a sleep needs \"for\": how long");
+		t->sleep_for = get_duration(x, path_key(path, "for"), false);
+	}
+}
+
 static void
 parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *path)
 {
 	static const char *const allowed[] =
-	{"action", "delegate_timeout", "description", "input", "publish", "queue",
+	{"action", "delegate_timeout", "description", "engine", "for", "input", "join",
+		"message", "on_complete", "on_error", "on_success", "publish", "queue",
 	"requires", "retry", "timeout", NULL};
 	json_t	   *x;
 
@@ -435,15 +483,27 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	if (!json_is_object(v))
 		def_error(path, NULL, "task must be an object, not %s", json_type_name(v));
 	check_keys(v, path, allowed,
-			   "Task keys are action, delegate_timeout, description, input, publish, queue, requires, retry and timeout.");
+			   "Task keys are action or engine, description, input, publish, requires, on_success, on_error, on_complete, join, queue, retry, timeout, delegate_timeout, message and for.");
 
 	x = json_object_get(v, "action");
-	if (!x)
-		def_error(path, "Every task names the action its runner performs, e.g. \"action\": \"email.send\".",
+	if (!x && !json_object_get(v, "engine"))
+		def_error(path, "Every task names the action its runner performs, e.g. \"action\": \"email.send\", or an engine command, e.g. \"engine\": \"noop\".",
 				  "task \"%s\" has no action", name);
-	t->action = pstrdup(get_name(x, path_key(path, "action"), "action", is_action_name,
-								 WF_MAX_ACTION_LEN,
-								 "Action names start with a letter or \"_\" and contain letters, digits, \"_\", \".\", \":\" or \"-\"."));
+	if (x && json_object_get(v, "engine"))
+		def_error(path_key(path, "engine"), NULL,
+				  "task \"%s\" has both an action and an engine command", name);
+	if (x)
+		t->action = pstrdup(get_name(x, path_key(path, "action"), "action", is_action_name,
+									 WF_MAX_ACTION_LEN,
+									 "Action names start with a letter or \"_\" and contain letters, digits, \"_\", \".\", \":\" or \"-\"."));
+	else
+		parse_engine(t, v, path);
+	if (!json_object_get(v, "message") || t->engine == WF_ENGINE_FAIL)
+		;
+	else
+		def_error(path_key(path, "message"), NULL, "message belongs to {\"engine\": \"fail\"} only");
+	if (json_object_get(v, "for") && t->engine != WF_ENGINE_SLEEP)
+		def_error(path_key(path, "for"), NULL, "for belongs to {\"engine\": \"sleep\"} only");
 
 	x = json_object_get(v, "queue");
 	t->queue = pstrdup(x ? get_name(x, path_key(path, "queue"), "queue", is_queue_name,
@@ -533,11 +593,115 @@ wf_task_index(const WfGraph *g, const char *name)
 	return -1;
 }
 
-/* Resolve "requires" once all task names are known, and build out-edges. */
+/* An edge before it is placed in its source's list. */
+typedef struct RawEdge
+{
+	int			source;
+	WfEdge		edge;
+	char	   *path;
+} RawEdge;
+
+typedef struct EdgeList
+{
+	RawEdge    *e;
+	int			n;
+	int			max;
+} EdgeList;
+
 static void
-resolve_requires(ParseState *ps)
+add_edge(EdgeList *l, WfGraph *g, int source, int target, WfEdgeKind kind,
+		 WfTemplate *when, char *path)
+{
+	for (int i = 0; i < l->n; i++)
+		if (l->e[i].source == source && l->e[i].edge.target == target)
+			def_error(path, "Use on_complete for \"either way\", or one condition per edge.",
+					  "task \"%s\" leads to \"%s\" twice (also at %s)",
+					  g->tasks[source].name, g->tasks[target].name, l->e[i].path);
+	if (l->n == l->max)
+	{
+		l->max = l->max ? l->max * 2 : 16;
+		l->e = l->e ? repalloc(l->e, sizeof(RawEdge) * l->max) : palloc(sizeof(RawEdge) * l->max);
+	}
+	l->e[l->n].source = source;
+	l->e[l->n].edge.target = target;
+	l->e[l->n].edge.kind = kind;
+	l->e[l->n].edge.when = when;
+	l->e[l->n].path = path;
+	l->n++;
+}
+
+static int
+edge_target(WfGraph *g, int source, const char *name, const char *path, const char *what)
+{
+	int			idx = wf_task_index(g, name);
+
+	if (idx < 0)
+		def_error(path, NULL, "task \"%s\" %s unknown task \"%s\"", g->tasks[source].name, what, name);
+	if (idx == source)
+		def_error(path, "A task runs at most once per execution: loops are refused (use for_each or a sub-workflow).",
+				  "task \"%s\" %s itself", g->tasks[source].name, what);
+	return idx;
+}
+
+/* on_success / on_error / on_complete of task i */
+static void
+parse_transitions(ParseState *ps, EdgeList *l, int i, const char *key, WfEdgeKind kind)
+{
+	static const char *const allowed[] = {"task", "when", NULL};
+	WfGraph    *g = ps->g;
+	char	   *tpath = path_key("$.tasks", g->tasks[i].name);
+	char	   *kpath = path_key(tpath, key);
+	json_t	   *list = json_object_get(json_object_get(ps->tasks, g->tasks[i].name), key);
+	size_t		j;
+	json_t	   *entry;
+
+	if (!list)
+		return;
+	if (!json_is_array(list))
+		def_error(kpath, "List task names or {\"task\": NAME, \"when\": \"$...\"} objects.",
+				  "%s must be an array, not %s", key, json_type_name(list));
+	json_array_foreach(list, j, entry)
+	{
+		char	   *epath = path_index(kpath, j);
+		WfTemplate *when = NULL;
+		json_t	   *name = entry;
+
+		if (json_is_object(entry))
+		{
+			json_t	   *w = json_object_get(entry, "when");
+
+			check_keys(entry, epath, allowed, "A transition is {\"task\": NAME, \"when\": \"$...\"}.");
+			name = json_object_get(entry, "task");
+			if (!name)
+				def_error(epath, NULL, "transition has no task");
+			if (w)
+			{
+				const char *ws = json_is_string(w) ? json_string_value(w) : NULL;
+
+				if (ws == NULL || ws[0] != '$' || ws[1] == '$')
+					def_error(path_key(epath, "when"), "For example \"$.result.ok == true\".",
+							  "when must be a jsonpath expression (a string starting with \"$\")");
+				when = parse_template(ps, w, path_key(epath, "when"));
+			}
+		}
+		if (!json_is_string(name))
+			def_error(json_is_object(entry) ? path_key(epath, "task") : epath, NULL,
+					  "transition targets are task names (strings), not %s", json_type_name(name));
+		add_edge(l, g, i, edge_target(g, i, json_string_value(name), epath, "leads to"),
+				 kind, when, epath);
+	}
+}
+
+/*
+ * Build the edges once all task names are known: requires (success edges
+ * into the task) and transitions (edges out of it); then each task's
+ * out-edge list, in-degree and join.
+ */
+static void
+resolve_edges(ParseState *ps)
 {
 	WfGraph    *g = ps->g;
+	EdgeList	l = {NULL, 0, 0};
 
 	for (int i = 0; i < g->ntasks; i++)
 	{
@@ -553,42 +717,76 @@ resolve_requires(ParseState *ps)
 		if (!json_is_array(req))
 			def_error(rpath, "requires lists the names of tasks that must succeed first.",
 					  "requires must be an array, not %s", json_type_name(req));
-		t->requires = palloc(sizeof(int) * Max(json_array_size(req), 1));
 		json_array_foreach(req, j, r)
 		{
 			char	   *epath = path_index(rpath, j);
-			const char *rn;
 			int			idx;
 
 			if (!json_is_string(r))
 				def_error(epath, NULL, "requires entries must be task names (strings), not %s",
 						  json_type_name(r));
-			rn = json_string_value(r);
-			idx = wf_task_index(g, rn);
+			idx = wf_task_index(g, json_string_value(r));
 			if (idx < 0)
-				def_error(epath, NULL, "task \"%s\" requires unknown task \"%s\"", t->name, rn);
+				def_error(epath, NULL, "task \"%s\" requires unknown task \"%s\"", t->name,
+						  json_string_value(r));
 			if (idx == i)
 				def_error(epath, NULL, "task \"%s\" requires itself", t->name);
-			for (int k = 0; k < t->nrequires; k++)
-				if (t->requires[k] == idx)
-					def_error(epath, NULL, "task \"%s\" requires \"%s\" twice", t->name, rn);
-			t->requires[t->nrequires++] = idx;
-			g->tasks[idx].nsuccessors++;
+			for (int k = 0; k < l.n; k++)
+				if (l.e[k].source == idx && l.e[k].edge.target == i)
+					def_error(epath, NULL, "task \"%s\" requires \"%s\" twice", t->name,
+							  json_string_value(r));
+			add_edge(&l, g, idx, i, WF_EDGE_SUCCESS, NULL, epath);
 		}
+	}
+	for (int i = 0; i < g->ntasks; i++)
+	{
+		parse_transitions(ps, &l, i, "on_success", WF_EDGE_SUCCESS);
+		parse_transitions(ps, &l, i, "on_error", WF_EDGE_ERROR);
+		parse_transitions(ps, &l, i, "on_complete", WF_EDGE_COMPLETE);
+	}
+
+	for (int k = 0; k < l.n; k++)
+	{
+		g->tasks[l.e[k].source].nedges++;
+		g->tasks[l.e[k].edge.target].nrequires++;
+	}
+	for (int i = 0; i < g->ntasks; i++)
+	{
+		g->tasks[i].edges = palloc(sizeof(WfEdge) * Max(g->tasks[i].nedges, 1));
+		g->tasks[i].requires = palloc(sizeof(int) * Max(g->tasks[i].nrequires, 1));
+		g->tasks[i].nedges = g->tasks[i].nrequires = 0;
+	}
+	for (int k = 0; k < l.n; k++)
+	{
+		WfTask	   *src = &g->tasks[l.e[k].source];
+		WfTask	   *dst = &g->tasks[l.e[k].edge.target];
+
+		src->edges[src->nedges++] = l.e[k].edge;
+		dst->requires[dst->nrequires++] = l.e[k].source;
 	}
 
 	for (int i = 0; i < g->ntasks; i++)
 	{
-		g->tasks[i].successors = palloc(sizeof(int) * Max(g->tasks[i].nsuccessors, 1));
-		g->tasks[i].nsuccessors = 0;
-	}
-	for (int i = 0; i < g->ntasks; i++)
-		for (int k = 0; k < g->tasks[i].nrequires; k++)
-		{
-			WfTask	   *src = &g->tasks[g->tasks[i].requires[k]];
+		WfTask	   *t = &g->tasks[i];
+		json_t	   *x = json_object_get(json_object_get(ps->tasks, t->name), "join");
+		char	   *jpath = path_key(path_key("$.tasks", t->name), "join");
 
-			src->successors[src->nsuccessors++] = i;
-		}
+		if (!x)
+			continue;
+		if (t->nrequires < 2)
+			def_error(jpath, "A join decides between several inbound edges.",
+					  "task \"%s\" has %d inbound edge%s; join needs at least 2",
+					  t->name, t->nrequires, t->nrequires == 1 ? "" : "s");
+		if (json_is_string(x) && strcmp(json_string_value(x), "all") == 0)
+			continue;
+		if (!json_is_integer(x) || json_integer_value(x) < 1 ||
+			json_integer_value(x) > t->nrequires)
+			def_error(jpath, "join is \"all\" or how many inbound edges must fire.",
+					  "join must be \"all\" or an integer from 1 to %d", t->nrequires);
+		t->join = (int) json_integer_value(x);
+		if (t->join == t->nrequires)
+			t->join = 0;
+	}
 }
 
 /*
@@ -617,9 +815,9 @@ check_cycles(WfGraph *g)
 	{
 		WfTask	   *t = &g->tasks[queue[head++]];
 
-		for (int k = 0; k < t->nsuccessors; k++)
-			if (--indeg[t->successors[k]] == 0)
-				queue[tail++] = t->successors[k];
+		for (int k = 0; k < t->nedges; k++)
+			if (--indeg[t->edges[k].target] == 0)
+				queue[tail++] = t->edges[k].target;
 	}
 	if (tail == g->ntasks)
 		return;
@@ -657,8 +855,8 @@ check_cycles(WfGraph *g)
 		for (int s = last; s >= first; s--)
 			appendStringInfo(&buf, " -> %s", g->tasks[queue[s]].name);
 	}
-	def_error(psprintf("%s.requires", path_key("$.tasks", g->tasks[cur].name)),
-			  "A task runs after the tasks it requires; a cycle could never start.",
+	def_error(path_key("$.tasks", g->tasks[cur].name),
+			  "A task runs at most once per execution: loops are refused (use for_each or a sub-workflow).",
 			  "tasks form a cycle: %s", buf.data);
 }
 
@@ -793,7 +991,7 @@ wf_parse_definition(const char *text, size_t len)
 	}
 
 	build_name_index(g);
-	resolve_requires(&ps);
+	resolve_edges(&ps);
 	check_cycles(g);
 
 	g->start = palloc(sizeof(int) * g->ntasks);

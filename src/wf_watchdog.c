@@ -7,7 +7,7 @@
  *   - a running task whose lease passed: the attempt fails with a
  *     "lease_expired" error (its runner is presumed dead) -> retry or fail;
  *   - a delegated task whose deadline passed: the attempt fails with a
- *     "timeout" error -> retry or fail;
+ *     "timeout" error -> retry or fail (an {"engine": "sleep"} succeeds);
  *   - a retry whose not_before came: its queue's runners are woken (NOTIFY).
  * Each expiry is an engine step (wf_engine.c) that takes its execution's
  * lock with SKIP LOCKED: the watchdog never waits for a runner, a callback
@@ -213,8 +213,11 @@ expire(WfPlan *due, const char *state, const char *type, const char *message, in
 			const char *dkeys[] = {"attempt", "by"};
 			Jsonb	   *dvals[] = {wf_jsonb_int(tr.attempt), wf_jsonb_string("watchdog")};
 
-			wf_attempt_failed(&s, &tr, wf_jsonb_object(3, ekeys, evals), true,
-							  wf_jsonb_object(2, dkeys, dvals));
+			if (tr.def->engine == WF_ENGINE_SLEEP)
+				wf_attempt_succeeded(&s, &tr, NULL, wf_jsonb_object(2, dkeys, dvals));
+			else
+				wf_attempt_failed(&s, &tr, wf_jsonb_object(3, ekeys, evals), true,
+								  wf_jsonb_object(2, dkeys, dvals));
 			acted++;
 		}
 		wf_step_close(&s);

@@ -1,0 +1,381 @@
+/*
+ * wf_flow.c — control flow: edges, joins, dead-path elimination and the
+ * engine-side tasks, inside one engine step (wf_engine.c).
+ *
+ * When a task ends (succeeded, failed after its retries, or skipped), each
+ * of its out-edges resolves as fired or not: a success edge (requires,
+ * on_success) fires if the task succeeded, an on_error edge if it failed,
+ * an on_complete edge either way, and only if its "when" yields true; no
+ * edge of a skipped task fires. A failure that no on_error edge handles
+ * fails the execution.
+ *
+ * A task with one inbound edge becomes ready when it fires and is skipped
+ * when it does not. A join (several inbound edges) counts arrivals and
+ * fired edges in wf.join_state: it becomes ready as soon as enough have
+ * fired (all, or its "join" number), and is skipped as soon as that can no
+ * longer happen. A skipped task ends its own out-edges unfired, so the
+ * skipping propagates and no join waits forever. Graphs are acyclic (loops
+ * are refused at wf_define), so every task is decided at most once.
+ *
+ * Engine tasks are decided in the step that makes them ready: noop and
+ * succeed succeed at once (succeed also ends the execution), fail fails,
+ * and sleep waits as a delegated task whose deadline the watchdog turns
+ * into success. Work is kept on an explicit list, not the C stack.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "pg_wf.h"
+#include "wf_engine.h"
+#include "wf_expr.h"
+#include "wf_store.h"
+#include "wf_watchdog.h"
+
+typedef enum JoinDecision
+{
+	JOIN_WAIT,
+	JOIN_READY,
+	JOIN_SKIP
+} JoinDecision;
+
+/* A task that ended in this step, whose out-edges are still to resolve. */
+typedef struct Ended
+{
+	int			idx;
+	int64		task_id;
+	const char *state;			/* succeeded, failed, skipped */
+	Jsonb	   *result;
+	Jsonb	   *error;
+} Ended;
+
+typedef struct Worklist
+{
+	Ended	   *items;
+	int			n;
+	int			max;
+} Worklist;
+
+static void
+push(Worklist *w, int idx, int64 task_id, const char *state, Jsonb *result, Jsonb *error)
+{
+	if (w->n == w->max)
+	{
+		w->max = w->max ? w->max * 2 : 16;
+		w->items = w->items ? repalloc(w->items, sizeof(Ended) * w->max)
+			: palloc(sizeof(Ended) * w->max);
+	}
+	w->items[w->n].idx = idx;
+	w->items[w->n].task_id = task_id;
+	w->items[w->n].state = state;
+	w->items[w->n].result = result;
+	w->items[w->n].error = error;
+	w->n++;
+}
+
+void
+wf_add_ready(WfStep *s, int idx)
+{
+	if (s->new_tasks == NULL)
+	{
+		s->new_tasks = palloc(sizeof(int) * s->g->ntasks);
+		s->new_inputs = palloc(sizeof(Datum) * s->g->ntasks);
+	}
+	s->new_tasks[s->nnew++] = idx;
+}
+
+/* One edge into task idx resolved; what does its join say now? */
+static JoinDecision
+edge_resolved(WfStep *s, int idx, bool fired)
+{
+	static WfPlan arrive = {
+		"INSERT INTO wf.join_state AS j (execution_id, task, arrived, fired, decided) "
+		"VALUES ($1, $2, 1, $3, false) "
+		"ON CONFLICT (execution_id, task) DO UPDATE "
+		"SET arrived = j.arrived + 1, fired = j.fired + excluded.fired "
+		"RETURNING arrived, fired, decided",
+		3, {INT8OID, TEXTOID, INT4OID}
+	};
+	static WfPlan decided = {
+		"UPDATE wf.join_state SET decided = true WHERE execution_id = $1 AND task = $2",
+		2, {INT8OID, TEXTOID}
+	};
+	static WfPlan done = {
+		"DELETE FROM wf.join_state WHERE execution_id = $1 AND task = $2",
+		2, {INT8OID, TEXTOID}
+	};
+	WfTask	   *t = &s->g->tasks[idx];
+	int			need = t->join ? t->join : t->nrequires;
+	Datum		values[3];
+	int			arrived,
+				nfired;
+	bool		was_decided;
+	JoinDecision d = JOIN_WAIT;
+
+	if (t->nrequires <= 1)
+		return fired ? JOIN_READY : JOIN_SKIP;
+	values[0] = Int64GetDatum(s->exec_id);
+	values[1] = CStringGetTextDatum(t->name);
+	values[2] = Int32GetDatum(fired ? 1 : 0);
+	wf_exec(&arrive, values, NULL, 1);
+	arrived = wf_get_int32(0, 1);
+	nfired = wf_get_int32(0, 2);
+	was_decided = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											 3, &(bool) {false}));
+	if (!was_decided)
+	{
+		if (nfired >= need)
+			d = JOIN_READY;
+		else if (nfired + (t->nrequires - arrived) < need)
+			d = JOIN_SKIP;
+	}
+	if (arrived == t->nrequires)
+		wf_exec(&done, values, NULL, 1);
+	else if (d != JOIN_WAIT)
+		wf_exec(&decided, values, NULL, 1);
+	return d;
+}
+
+/* Insert a task the engine decided itself (engine task, or skipped). */
+static int64
+insert_decided(WfStep *s, int idx, const char *state, Jsonb *result, Jsonb *error,
+			   Interval *sleep_for, TimestampTz *deadline)
+{
+	static WfPlan insert = {
+		"INSERT INTO wf.task (execution_id, name, action, queue, state, result, error, "
+		"attempt, started_at, deadline, finished_at) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $5 = 'skipped' THEN 0 ELSE 1 END, "
+		"CASE WHEN $5 <> 'skipped' THEN pg_catalog.now() END, "
+		"pg_catalog.now() + $8, "
+		"CASE WHEN $5 <> 'delegated' THEN pg_catalog.now() END) "
+		"RETURNING id, deadline",
+		8, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, INTERVALOID}
+	};
+	WfTask	   *t = &s->g->tasks[idx];
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int64		id;
+
+	values[0] = Int64GetDatum(s->exec_id);
+	values[1] = CStringGetTextDatum(t->name);
+	values[2] = CStringGetTextDatum(t->action);
+	values[3] = CStringGetTextDatum(t->queue);
+	values[4] = CStringGetTextDatum(state);
+	values[5] = result ? JsonbPGetDatum(result) : (Datum) 0;
+	nulls[5] = result ? ' ' : 'n';
+	values[6] = error ? JsonbPGetDatum(error) : (Datum) 0;
+	nulls[6] = error ? ' ' : 'n';
+	values[7] = sleep_for ? IntervalPGetDatum(sleep_for) : (Datum) 0;
+	nulls[7] = sleep_for ? ' ' : 'n';
+	wf_exec(&insert, values, nulls, 1);
+	id = wf_get_int64(0, 1);
+	if (deadline)
+		*deadline = wf_get_timestamptz(0, 2);
+	return id;
+}
+
+/* A task became ready: a runner's task waits for a claim; an engine task is decided now. */
+static void
+make_ready(WfStep *s, int idx, Worklist *w)
+{
+	WfTask	   *t = &s->g->tasks[idx];
+	const char *keys[] = {"engine"};
+	Jsonb	   *vals[] = {wf_jsonb_string(t->action + strlen("engine."))};
+	int64		id;
+
+	switch (t->engine)
+	{
+		case WF_ENGINE_NONE:
+			wf_add_ready(s, idx);
+			return;
+		case WF_ENGINE_NOOP:
+		case WF_ENGINE_SUCCEED:
+			id = insert_decided(s, idx, "succeeded", NULL, NULL, NULL, NULL);
+			wf_events_add(&s->ev, id, t->name, "succeeded", wf_jsonb_object(1, keys, vals));
+			if (t->engine == WF_ENGINE_SUCCEED)
+				s->succeed_now = true;	/* the execution ends here */
+			else
+				push(w, idx, id, "succeeded", NULL, NULL);
+			return;
+		case WF_ENGINE_FAIL:
+			{
+				const char *ekeys[] = {"type", "message"};
+				Jsonb	   *evals[] = {wf_jsonb_string("engine_fail"),
+				t->message ? wf_jsonb_string(t->message) : NULL};
+				Jsonb	   *error = wf_jsonb_object(t->message ? 2 : 1, ekeys, evals);
+
+				id = insert_decided(s, idx, "failed", NULL, error, NULL, NULL);
+				wf_events_add(&s->ev, id, t->name, "failed", wf_jsonb_object(1, keys, vals));
+				push(w, idx, id, "failed", NULL, error);
+				return;
+			}
+		case WF_ENGINE_SLEEP:
+			{
+				TimestampTz deadline;
+
+				id = insert_decided(s, idx, "delegated", NULL, NULL, t->sleep_for, &deadline);
+				wf_events_add(&s->ev, id, t->name, "delegated", wf_jsonb_object(1, keys, vals));
+				wf_watchdog_due(deadline);
+				s->active++;
+				return;
+			}
+	}
+}
+
+/* Does this edge fire for a task that ended in state? */
+static bool
+edge_matches(WfEdge *e, const char *state)
+{
+	if (strcmp(state, "skipped") == 0)
+		return false;
+	switch (e->kind)
+	{
+		case WF_EDGE_SUCCESS:
+			return strcmp(state, "succeeded") == 0;
+		case WF_EDGE_ERROR:
+			return strcmp(state, "failed") == 0;
+		case WF_EDGE_COMPLETE:
+			return true;
+	}
+	return false;
+}
+
+static Jsonb *
+expression_failure(const char *task, const char *what, const char *message)
+{
+	const char *keys[] = {"type", "task", "message"};
+	Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), wf_jsonb_string(task),
+	wf_jsonb_string(psprintf("%s: %s", what, message))};
+
+	return wf_jsonb_object(3, keys, vals);
+}
+
+/*
+ * Which out-edges of an ended task fire. Returns false (s->failure set) if
+ * a "when" raised an error.
+ */
+static bool
+edges_fired(WfStep *s, Ended *e, bool *fired)
+{
+	WfTask	   *t = &s->g->tasks[e->idx];
+	Jsonb	   *ctx = NULL;
+
+	for (int k = 0; k < t->nedges; k++)
+	{
+		WfEdge	   *edge = &t->edges[k];
+		Jsonb	   *r;
+		char	   *err = NULL;
+		JsonbValue	v;
+
+		fired[k] = edge_matches(edge, e->state);
+		if (!fired[k] || edge->when == NULL)
+			continue;
+		if (ctx == NULL)
+		{
+			bool	   *want = palloc0(sizeof(bool) * s->g->ntasks);
+			bool		all = false;
+			bool		need = false;
+
+			for (int j = 0; j < t->nedges; j++)
+				need |= wf_template_refs(t->edges[j].when, &all, want);
+			if (need)
+				wf_load_views(s, all, want);
+			ctx = wf_context(s->input, s->vars, s->nviews, s->views, e->result, e->error);
+		}
+		r = wf_eval_template(edge->when, ctx, &err);
+		if (r == NULL)
+		{
+			s->failure = expression_failure(t->name,
+											psprintf("when of the edge to \"%s\"",
+													 s->g->tasks[edge->target].name),
+											err);
+			return false;
+		}
+		fired[k] = JB_ROOT_IS_SCALAR(r) && JsonbExtractScalar(&r->root, &v) &&
+			v.type == jbvBool && v.val.boolean;
+	}
+	return true;
+}
+
+/*
+ * Resolve everything that follows from task idx ending in state: fired
+ * edges, joins, skips (propagated), engine tasks. Returns false with
+ * s->failure set when the execution must fail: a failure no on_error edge
+ * handled, or a "when" that raised an error.
+ */
+bool
+wf_flow_task_ended(WfStep *s, int idx, int64 task_id, const char *state,
+				   Jsonb *result, Jsonb *error)
+{
+	Worklist	w = {NULL, 0, 0};
+
+	push(&w, idx, task_id, state, result, error);
+	while (w.n > 0 && !s->succeed_now)
+	{
+		Ended		e = w.items[--w.n];
+		WfTask	   *t = &s->g->tasks[e.idx];
+		bool	   *fired = palloc(sizeof(bool) * Max(t->nedges, 1));
+
+		if (!edges_fired(s, &e, fired))
+			return false;
+		if (strcmp(e.state, "failed") == 0)
+		{
+			bool		handled = false;
+
+			for (int k = 0; k < t->nedges; k++)
+				handled |= (fired[k] && t->edges[k].kind == WF_EDGE_ERROR);
+			if (!handled)
+			{
+				const char *keys[] = {"type", "task", "task_id", "error"};
+				Jsonb	   *vals[] = {wf_jsonb_string("task_failed"), wf_jsonb_string(t->name),
+				wf_jsonb_int(e.task_id), e.error};
+
+				s->failure = wf_jsonb_object(4, keys, vals);
+				return false;
+			}
+		}
+		for (int k = 0; k < t->nedges && !s->succeed_now; k++)
+		{
+			int			target = t->edges[k].target;
+
+			switch (edge_resolved(s, target, fired[k]))
+			{
+				case JOIN_WAIT:
+					break;
+				case JOIN_READY:
+					make_ready(s, target, &w);
+					break;
+				case JOIN_SKIP:
+					{
+						int64		id = insert_decided(s, target, "skipped", NULL, NULL, NULL, NULL);
+
+						wf_events_add(&s->ev, id, s->g->tasks[target].name, "skipped", NULL);
+						push(&w, target, id, "skipped", NULL, NULL);
+						break;
+					}
+			}
+		}
+	}
+	return true;
+}
+
+/* A start task (no inbound edges) is ready; see wf_flow_task_ended for the result. */
+bool
+wf_flow_make_ready(WfStep *s, int idx)
+{
+	Worklist	w = {NULL, 0, 0};
+
+	make_ready(s, idx, &w);
+	while (w.n > 0 && !s->succeed_now)
+	{
+		Ended		e = w.items[--w.n];
+
+		if (!wf_flow_task_ended(s, e.idx, e.task_id, e.state, e.result, e.error))
+			return false;
+	}
+	return true;
+}
