@@ -152,6 +152,16 @@ wf_graph_compile(WfGraph *g, Datum definition)
 	}
 	compile_template(g->output, g->output ? get_key(&def->root, "output") : NULL);
 
+	/* A "when" is one expression string: its template is that string. */
+	for (int i = 0; i < g->ntasks; i++)
+		for (int k = 0; k < g->tasks[i].nedges; k++)
+		{
+			WfTemplate *w = g->tasks[i].edges[k].when;
+
+			if (w)
+				compile_template(w, wf_jsonb_string(w->exprs[0].text));
+		}
+
 	/* Defaults of the declared input, as one object. */
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	input = get_key(&def->root, "input");
