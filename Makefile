@@ -4,7 +4,8 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" pg_wf.control
 MODULE_big = pg_wf
 OBJS       = src/pg_wf.o src/wf_json.o src/wf_expr.o src/wf_def.o \
              src/wf_engine.o src/wf_task.o src/wf_queue.o src/wf_store.o \
-             src/wf_watchdog.o src/wf_audit.o src/wf_flow.o
+             src/wf_watchdog.o src/wf_audit.o src/wf_flow.o \
+             src/wf_lifecycle.o
 DATA       = $(wildcard sql/pg_wf--*.sql)
 SHLIB_LINK = -ljansson -lm
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -12,7 +13,7 @@ PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter \
              -Wno-missing-field-initializers -Wno-sign-compare
 
 # pg_regress suites: sql/<name>.sql, expected/<name>.out (run in this order)
-REGRESS      = setup define linear diamond failure dataflow complete_errors scale retry watchdog delegate flow
+REGRESS      = setup define linear diamond failure dataflow complete_errors scale retry watchdog delegate flow lifecycle
 REGRESS_OPTS = --inputdir=.
 # isolation specs: test/specs/<name>.spec, test/expected/<name>.out
 ISOLATION      = claim_race join_race duplicate_completion notify delegate_race watchdog_race batch_order

@@ -23,12 +23,14 @@ CREATE TABLE wf.execution (
     id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     workflow    text        NOT NULL,
     version     integer     NOT NULL,
-    state       text        NOT NULL DEFAULT 'running',  -- running, succeeded, failed, cancelled
+    state       text        NOT NULL DEFAULT 'running',  -- running, paused, succeeded, failed, cancelled
     input       jsonb       NOT NULL DEFAULT '{}',
     vars        jsonb       NOT NULL DEFAULT '{}',
     output      jsonb,
     error       jsonb,
     active      integer     NOT NULL DEFAULT 0,
+    key         text,       -- wf_start's idempotency key
+    deadline    timestamptz, -- the definition's timeout for the whole execution
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz,
@@ -45,6 +47,9 @@ COMMENT ON TABLE wf.execution IS 'Workflow executions';
 COMMENT ON COLUMN wf.execution.active IS 'Engine bookkeeping: tasks of this execution that are ready or running';
 
 CREATE INDEX execution_workflow_idx ON wf.execution (workflow, version);
+CREATE UNIQUE INDEX execution_key_idx ON wf.execution (workflow, key) WHERE key IS NOT NULL;
+CREATE INDEX execution_deadline_idx ON wf.execution (deadline)
+    WHERE deadline IS NOT NULL AND state IN ('running', 'paused');
 
 CREATE TABLE wf.task (
     id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -135,10 +140,30 @@ AS 'MODULE_PATHNAME', 'wf_define'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION wf_define(jsonb) IS 'Validate and store a workflow definition; returns its version';
 
-CREATE FUNCTION wf_start(workflow text, input jsonb DEFAULT '{}') RETURNS bigint
+CREATE FUNCTION wf_start(workflow text, input jsonb DEFAULT '{}', key text DEFAULT NULL) RETURNS bigint
 AS 'MODULE_PATHNAME', 'wf_start'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION wf_start(text, jsonb) IS 'Start an execution of the newest version of a workflow; returns its id';
+COMMENT ON FUNCTION wf_start(text, jsonb, text) IS 'Start an execution of the newest version of a workflow (once per key); returns its id';
+
+CREATE FUNCTION wf_cancel(execution_id bigint, reason text DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_cancel'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_cancel(bigint, text) IS 'Cancel an execution and its active tasks';
+
+CREATE FUNCTION wf_pause(execution_id bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_pause'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_pause(bigint) IS 'Pause an execution: none of its tasks can be claimed until wf_resume';
+
+CREATE FUNCTION wf_resume(execution_id bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_resume'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_resume(bigint) IS 'Resume a paused execution';
+
+CREATE FUNCTION wf_rerun(execution_id bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_rerun'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_rerun(bigint) IS 'Run a failed or cancelled execution again from its failed and cancelled tasks, keeping what succeeded';
 
 CREATE FUNCTION wf_claim(queue text DEFAULT 'default', max_tasks integer DEFAULT 1,
                          lease interval DEFAULT '5 minutes', runner text DEFAULT NULL)
@@ -198,7 +223,11 @@ $$;
 
 -- Nobody but these roles may drive the engine.
 REVOKE ALL ON FUNCTION wf_define(jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION wf_start(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_start(text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_cancel(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_pause(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_resume(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_rerun(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_claim(text, integer, interval, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_task_complete(bigint, text, jsonb, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[]) FROM PUBLIC;
@@ -208,7 +237,11 @@ REVOKE ALL ON FUNCTION wf_tick() FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf.forbid_update() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION wf_define(jsonb) TO wf_admin;
-GRANT EXECUTE ON FUNCTION wf_start(text, jsonb) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_start(text, jsonb, text) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_cancel(bigint, text) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_pause(bigint) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_resume(bigint) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_rerun(bigint) TO wf_admin;
 GRANT EXECUTE ON FUNCTION wf_claim(text, integer, interval, text) TO wf_admin, wf_runner;
 GRANT EXECUTE ON FUNCTION wf_task_complete(bigint, text, jsonb, text) TO wf_admin, wf_runner, wf_callback;
 GRANT EXECUTE ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[]) TO wf_admin, wf_runner, wf_callback;

@@ -23,7 +23,7 @@ EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
                             det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
     -- ids depend on what ran before; the tests name tasks instead
-    RETURN st || ': ' || regexp_replace(msg, 'task \d+', 'task N', 'g')
+    RETURN st || ': ' || regexp_replace(msg, '(task|execution) \d+', '\1 N', 'g')
         || coalesce(E'\n    DETAIL: ' || nullif(det, ''), '')
         || coalesce(E'\n    HINT: ' || nullif(hnt, ''), '');
 END

@@ -25,6 +25,8 @@
 #define ERRCODE_WF_TASK_NOT_RUNNING		MAKE_SQLSTATE('W','F','0','0','6')
 #define ERRCODE_WF_CONFLICTING_COMPLETION MAKE_SQLSTATE('W','F','0','0','7')
 #define ERRCODE_WF_ATTEMPT_EXPIRED		MAKE_SQLSTATE('W','F','0','0','8')
+#define ERRCODE_WF_EXECUTION_STATE		MAKE_SQLSTATE('W','F','0','0','9')
+#define ERRCODE_WF_UNKNOWN_EXECUTION	MAKE_SQLSTATE('W','F','0','1','0')
 
 /* Limits, enforced at wf_define and documented in README.md. */
 #define WF_MAX_DEFINITION_BYTES	(1024 * 1024)
@@ -140,6 +142,8 @@ typedef struct WfGraph
 	int			ninputs;
 	WfInputKey *inputs;
 	WfTemplate *output;			/* NULL: the execution's vars */
+	WfTemplate *vars;			/* initial vars (over $.input), or NULL */
+	Interval   *timeout;		/* of the whole execution, or NULL */
 	Datum		input_defaults;	/* jsonb object of defaults (wf_graph_compile) */
 	MemoryContext cxt;
 } WfGraph;

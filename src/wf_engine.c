@@ -39,6 +39,7 @@
 #include "utils/datum.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+#include "access/xact.h"
 
 #include "pg_wf.h"
 #include "wf_engine.h"
@@ -63,8 +64,8 @@ static WfPlan plan_insert_tasks = {
  * The execution's new bookkeeping, and every history row the step buffered,
  * in one statement.
  */
-static void
-update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error)
+void
+wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error)
 {
 	static WfPlan plan = {
 		"WITH ev AS ("
@@ -225,7 +226,10 @@ wf_insert_new_tasks(WfStep *s)
 	s->active += s->nnew;
 }
 
-/* Cancel every task of the execution that is still active, and its joins. */
+/*
+ * Cancel every task of the execution that is still active. Its joins'
+ * counts stay, for wf_rerun.
+ */
 void
 wf_cancel_rest(WfStep *s)
 {
@@ -236,10 +240,6 @@ wf_cancel_rest(WfStep *s)
 		"RETURNING id, name",
 		1, {INT8OID}
 	};
-	static WfPlan forget_joins = {
-		"DELETE FROM wf.join_state WHERE execution_id = $1",
-		1, {INT8OID}
-	};
 	Datum		values[1];
 	uint64		n;
 
@@ -247,7 +247,6 @@ wf_cancel_rest(WfStep *s)
 	n = wf_exec(&cancel, values, NULL, 0);
 	for (uint64 r = 0; r < n; r++)
 		wf_events_add(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), "cancelled", NULL);
-	wf_exec(&forget_joins, values, NULL, 0);
 	s->active = 0;
 	s->nnew = 0;
 }
@@ -258,14 +257,14 @@ wf_fail_execution(WfStep *s, Jsonb *error)
 {
 	wf_cancel_rest(s);
 	wf_events_add(&s->ev, 0, NULL, "failed", error);
-	update_execution(s, "failed", NULL, error);
+	wf_update_execution(s, "failed", NULL, error);
 }
 
 /* Store the execution's new bookkeeping; finish it if nothing is left. */
 static void
 save_execution(WfStep *s, Jsonb *ctx_for_output)
 {
-	const char *state = "running";
+	const char *state = s->state ? s->state : "running";	/* or paused */
 	Jsonb	   *output = NULL;
 
 	if (s->active == 0)
@@ -286,7 +285,7 @@ save_execution(WfStep *s, Jsonb *ctx_for_output)
 		state = "succeeded";
 		wf_events_add(&s->ev, 0, NULL, state, NULL);
 	}
-	update_execution(s, state, output, NULL);
+	wf_update_execution(s, state, output, NULL);
 }
 
 /*
@@ -362,10 +361,10 @@ prepare_inputs(WfStep *s, Jsonb **ctx_out)
  * at an {"engine": "succeed"}, or insert the tasks made ready and store the
  * bookkeeping (finishing the execution when nothing is left).
  */
-static void
-finish_step(WfStep *s, Jsonb *failure)
+void
+wf_finish_step(WfStep *s, Jsonb *failure)
 {
-	Jsonb	   *ctx = NULL;
+	Jsonb	   *ctx = s->ctx;
 
 	if (failure == NULL && s->succeed_now)
 	{
@@ -375,7 +374,7 @@ finish_step(WfStep *s, Jsonb *failure)
 		save_execution(s, ctx);
 		return;
 	}
-	if (failure == NULL)
+	if (failure == NULL && !s->inputs_ready)
 		failure = prepare_inputs(s, &ctx);
 	if (failure)
 	{
@@ -447,16 +446,21 @@ wf_start(PG_FUNCTION_ARGS)
 		1, {TEXTOID}
 	};
 	static WfPlan insert_execution = {
-		"INSERT INTO wf.execution (workflow, version, state, input, vars, active) "
-		"VALUES ($1, $2, 'running', $3, '{}', 0) RETURNING id",
-		3, {TEXTOID, INT4OID, JSONBOID}
+		"INSERT INTO wf.execution (workflow, version, state, input, vars, active, key, deadline) "
+		"VALUES ($1, $2, 'running', $3, $4, 0, $5, pg_catalog.now() + $6) "
+		"ON CONFLICT (workflow, key) WHERE key IS NOT NULL DO NOTHING RETURNING id",
+		6, {TEXTOID, INT4OID, JSONBOID, JSONBOID, TEXTOID, INTERVALOID}
+	};
+	static WfPlan existing = {
+		"SELECT id FROM wf.execution WHERE workflow = $1 AND key = $2",
+		2, {TEXTOID, TEXTOID}
 	};
 	char	   *name;
 	Jsonb	   *input;
-	Datum		values[3];
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	WfStep		s;
 	Jsonb	   *failure;
-	Jsonb	   *ctx;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -477,13 +481,44 @@ wf_start(PG_FUNCTION_ARGS)
 	s.g = wf_graph_get(name, wf_get_int32(0, 1));
 	s.input = check_input(s.g, input);
 	s.vars = wf_jsonb_object(0, NULL, NULL);
+	if (s.g->vars)
+	{
+		char	   *err = NULL;
+
+		s.vars = wf_eval_template(s.g->vars, wf_context(s.input, s.vars, 0, NULL, NULL, NULL), &err);
+		if (s.vars == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_WF_INVALID_INPUT),
+					 errmsg("cannot start workflow \"%s\": an expression in its vars failed", name),
+					 errdetail("%s", err)));
+	}
 
 	values[1] = Int32GetDatum(s.g->version);
 	values[2] = JsonbPGetDatum(s.input);
-	wf_exec(&insert_execution, values, NULL, 1);
+	values[3] = JsonbPGetDatum(s.vars);
+	values[4] = PG_ARGISNULL(2) ? (Datum) 0 : PointerGetDatum(PG_GETARG_TEXT_PP(2));
+	nulls[4] = PG_ARGISNULL(2) ? 'n' : ' ';
+	values[5] = s.g->timeout ? IntervalPGetDatum(s.g->timeout) : (Datum) 0;
+	nulls[5] = s.g->timeout ? ' ' : 'n';
+	if (wf_exec(&insert_execution, values, nulls, 0) == 0)
+	{
+		/* started before with this key: that execution, not a second one */
+		int64		id;
+
+		values[1] = values[4];
+		wf_exec(&existing, values, NULL, 1);
+		id = wf_get_int64(0, 1);
+		ereport(NOTICE,
+				(errmsg("workflow \"%s\" was already started with key \"%s\"; returning that execution",
+						name, text_to_cstring(PG_GETARG_TEXT_PP(2)))));
+		SPI_finish();
+		PG_RETURN_INT64(id);
+	}
 	s.exec_id = wf_get_int64(0, 1);
+	if (s.g->timeout)
+		wf_watchdog_due(GetCurrentTransactionStartTimestamp() +
+						s.g->timeout->day * USECS_PER_DAY + s.g->timeout->time);
 	wf_events_add(&s.ev, 0, NULL, "running", NULL);
-	s.nviews = 0;
 
 	/* Start tasks; engine tasks among them are decided at once. */
 	failure = NULL;
@@ -492,14 +527,16 @@ wf_start(PG_FUNCTION_ARGS)
 			failure = s.failure;
 	if (failure == NULL && !s.succeed_now)
 	{
-		failure = prepare_inputs(&s, &ctx);
+		/* at the start, a failing input expression refuses the start */
+		failure = prepare_inputs(&s, &s.ctx);
 		if (failure)
 			ereport(ERROR,
 					(errcode(ERRCODE_WF_INVALID_INPUT),
 					 errmsg("cannot start workflow \"%s\": an input expression failed", name),
 					 errdetail("%s", JsonbToCString(NULL, &failure->root, VARSIZE(failure)))));
+		s.inputs_ready = true;
 	}
-	finish_step(&s, failure);
+	wf_finish_step(&s, failure);
 	wf_events_flush(&s.ev, s.exec_id);
 	SPI_finish();
 
@@ -577,7 +614,9 @@ wf_step_open(WfStep *s, int64 exec_id, bool skip_locked)
 	{
 		if (skip_locked)
 			return false;
-		elog(ERROR, "execution " INT64_FORMAT " does not exist", exec_id);
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_UNKNOWN_EXECUTION),
+				 errmsg("execution " INT64_FORMAT " does not exist", exec_id)));
 	}
 	step_load(s);
 	return true;
@@ -701,7 +740,7 @@ wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 	if (failure == NULL &&
 		!wf_flow_task_ended(s, tr->idx, tr->id, "succeeded", result, NULL))
 		failure = s->failure;
-	finish_step(s, failure);
+	wf_finish_step(s, failure);
 	return "succeeded";
 }
 
@@ -796,7 +835,7 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 	}
 	/* An on_error edge that fires handles the failure; else the execution fails. */
 	s->active--;
-	finish_step(s, wf_flow_task_ended(s, tr->idx, tr->id, "failed", NULL, error) ?
+	wf_finish_step(s, wf_flow_task_ended(s, tr->idx, tr->id, "failed", NULL, error) ?
 				NULL : s->failure);
 	return "failed";
 }

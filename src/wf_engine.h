@@ -32,6 +32,8 @@ typedef struct WfStep
 
 	/* set by the flow (wf_flow.c) */
 	bool		succeed_now;	/* an {"engine": "succeed"} ran */
+	bool		inputs_ready;	/* new tasks' inputs already evaluated (into ctx) */
+	Jsonb	   *ctx;
 	Jsonb	   *failure;		/* why the execution must fail */
 } WfStep;
 
@@ -67,8 +69,13 @@ extern const char *wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,
 									 bool expired, Jsonb *detail);
 extern void wf_fail_execution(WfStep *s, Jsonb *error);
 extern void wf_cancel_rest(WfStep *s);
+extern void wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error);
 extern void wf_load_views(WfStep *s, bool all, bool *want);
 extern void wf_insert_new_tasks(WfStep *s);
+extern void wf_finish_step(WfStep *s, Jsonb *failure);
+
+/* wf_lifecycle.c */
+extern int	wf_expire_executions(int batch);
 
 /* wf_flow.c */
 extern void wf_add_ready(WfStep *s, int idx);

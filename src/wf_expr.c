@@ -151,6 +151,7 @@ wf_graph_compile(WfGraph *g, Datum definition)
 		compile_template(t->publish, t->publish ? get_key(&tdef->root, "publish") : NULL);
 	}
 	compile_template(g->output, g->output ? get_key(&def->root, "output") : NULL);
+	compile_template(g->vars, g->vars ? get_key(&def->root, "vars") : NULL);
 
 	/* A "when" is one expression string: its template is that string. */
 	for (int i = 0; i < g->ntasks; i++)

@@ -32,6 +32,7 @@ typedef struct PendingExpr
 typedef struct ParseState
 {
 	WfGraph    *g;
+	WfTask		defaults;		/* $.task_defaults: queue, retry, timeout, delegate_timeout */
 	json_t	   *tasks;			/* $.tasks */
 	PendingExpr *pending;
 	int			npending;
@@ -470,6 +471,28 @@ parse_engine(WfTask *t, json_t *v, const char *path)
 	}
 }
 
+/* queue, timeout, delegate_timeout, retry: of a task, or of task_defaults */
+static void
+parse_attempt_policy(WfTask *t, json_t *v, const char *path)
+{
+	json_t	   *x;
+
+	x = json_object_get(v, "queue");
+	if (x)
+		t->queue = pstrdup(get_name(x, path_key(path, "queue"), "queue", is_queue_name,
+									WF_MAX_QUEUE_LEN,
+									"Queue names are lower-case identifiers: a letter or \"_\", then lower-case letters, digits or \"_\"."));
+	x = json_object_get(v, "timeout");
+	if (x)
+		t->timeout = get_duration(x, path_key(path, "timeout"), false);
+	x = json_object_get(v, "delegate_timeout");
+	if (x)
+		t->delegate_timeout = get_duration(x, path_key(path, "delegate_timeout"), false);
+	x = json_object_get(v, "retry");
+	if (x)
+		t->retry = parse_retry(x, path_key(path, "retry"));
+}
+
 static void
 parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *path)
 {
@@ -505,26 +528,27 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	if (json_object_get(v, "for") && t->engine != WF_ENGINE_SLEEP)
 		def_error(path_key(path, "for"), NULL, "for belongs to {\"engine\": \"sleep\"} only");
 
-	x = json_object_get(v, "queue");
-	t->queue = pstrdup(x ? get_name(x, path_key(path, "queue"), "queue", is_queue_name,
-									WF_MAX_QUEUE_LEN,
-									"Queue names are lower-case identifiers: a letter or \"_\", then lower-case letters, digits or \"_\".")
-					   : WF_DEFAULT_QUEUE);
+	parse_attempt_policy(t, v, path);
+	if (t->engine == WF_ENGINE_NONE)
+	{
+		/* what the task does not say, task_defaults does */
+		if (!json_object_get(v, "queue") && ps->defaults.queue)
+			t->queue = ps->defaults.queue;
+		if (!json_object_get(v, "timeout"))
+			t->timeout = ps->defaults.timeout;
+		if (!json_object_get(v, "delegate_timeout"))
+			t->delegate_timeout = ps->defaults.delegate_timeout;
+		if (!json_object_get(v, "retry"))
+			t->retry = ps->defaults.retry;
+	}
+	if (t->queue == NULL)
+		t->queue = WF_DEFAULT_QUEUE;
 
 	x = json_object_get(v, "description");
 	if (x && !json_is_string(x))
 		def_error(path_key(path, "description"), NULL,
 				  "description must be a string, not %s", json_type_name(x));
 
-	x = json_object_get(v, "timeout");
-	if (x)
-		t->timeout = get_duration(x, path_key(path, "timeout"), false);
-	x = json_object_get(v, "delegate_timeout");
-	if (x)
-		t->delegate_timeout = get_duration(x, path_key(path, "delegate_timeout"), false);
-	x = json_object_get(v, "retry");
-	if (x)
-		t->retry = parse_retry(x, path_key(path, "retry"));
 
 	x = json_object_get(v, "input");
 	if (x)
@@ -924,7 +948,7 @@ WfGraph *
 wf_parse_definition(const char *text, size_t len)
 {
 	static const char *const allowed[] =
-	{"description", "input", "name", "output", "tasks", NULL};
+	{"description", "input", "name", "output", "task_defaults", "tasks", "timeout", "vars", NULL};
 	ParseState	ps;
 	WfGraph    *g;
 	json_error_t jerr;
@@ -944,7 +968,7 @@ wf_parse_definition(const char *text, size_t len)
 		def_error("$", "A definition is an object: {\"name\": ..., \"tasks\": {...}}.",
 				  "definition must be an object, not %s", json_type_name(root));
 	check_keys(root, "$", allowed,
-			   "Definition keys are name, description, input, tasks and output.");
+			   "Definition keys are name, description, input, vars, task_defaults, timeout, tasks and output.");
 
 	memset(&ps, 0, sizeof(ps));
 	g = ps.g = palloc0(sizeof(WfGraph));
@@ -960,6 +984,30 @@ wf_parse_definition(const char *text, size_t len)
 	if (x && !json_is_string(x))
 		def_error("$.description", NULL, "description must be a string, not %s",
 				  json_type_name(x));
+
+	x = json_object_get(root, "task_defaults");
+	if (x)
+	{
+		static const char *const dkeys[] = {"delegate_timeout", "queue", "retry", "timeout", NULL};
+
+		if (!json_is_object(x))
+			def_error("$.task_defaults", NULL, "task_defaults must be an object, not %s",
+					  json_type_name(x));
+		check_keys(x, "$.task_defaults", dkeys,
+				   "task_defaults may set queue, retry, timeout and delegate_timeout.");
+		parse_attempt_policy(&ps.defaults, x, "$.task_defaults");
+	}
+	x = json_object_get(root, "timeout");
+	if (x)
+		g->timeout = get_duration(x, "$.timeout", false);
+	x = json_object_get(root, "vars");
+	if (x)
+	{
+		if (!json_is_object(x))
+			def_error("$.vars", "vars maps variable names to initial values or expressions over $.input.",
+					  "vars must be an object, not %s", json_type_name(x));
+		g->vars = parse_template(&ps, x, "$.vars");
+	}
 
 	x = json_object_get(root, "tasks");
 	if (!x)

@@ -116,6 +116,8 @@ wf_claim(PG_FUNCTION_ARGS)
 		"  SELECT s.id, s.n FROM unnest(ARRAY("
 		"    SELECT t.id FROM wf.task t"
 		"    WHERE t.queue = $1 AND t.state = 'ready' AND t.not_before <= pg_catalog.now()"
+		"      AND NOT EXISTS (SELECT 1 FROM wf.execution e"
+		"                      WHERE e.id = t.execution_id AND e.state = 'paused')"
 		"    ORDER BY t.not_before, t.id LIMIT $2"
 		"    FOR UPDATE SKIP LOCKED)) WITH ORDINALITY AS s(id, n)"
 		"), u AS ("

@@ -8,7 +8,8 @@
  *     "lease_expired" error (its runner is presumed dead) -> retry or fail;
  *   - a delegated task whose deadline passed: the attempt fails with a
  *     "timeout" error -> retry or fail (an {"engine": "sleep"} succeeds);
- *   - a retry whose not_before came: its queue's runners are woken (NOTIFY).
+ *   - a retry whose not_before came: its queue's runners are woken (NOTIFY);
+ *   - an execution whose timeout passed: it fails with a "timeout" error.
  * Each expiry is an engine step (wf_engine.c) that takes its execution's
  * lock with SKIP LOCKED: the watchdog never waits for a runner, a callback
  * or a cancel; whoever holds the lock decides, and the watchdog looks again
@@ -255,6 +256,7 @@ wf_tick_run(int batch)
 					"the lease passed without a completion or heartbeat", batch);
 	acted += expire(&deadlines, "delegated", "timeout",
 					"the delegate deadline passed without a callback", batch);
+	acted += wf_expire_executions(batch);
 
 	values[0] = Int32GetDatum(batch);
 	n = wf_exec(&wakes, values, NULL, 0);
@@ -291,7 +293,9 @@ next_due(void)
 		"SELECT LEAST("
 		" (SELECT pg_catalog.min(lease_until) FROM wf.task WHERE state = 'running'),"
 		" (SELECT pg_catalog.min(deadline) FROM wf.task WHERE state = 'delegated' AND deadline IS NOT NULL),"
-		" (SELECT pg_catalog.min(wake_at) FROM wf.task WHERE wake_at IS NOT NULL))",
+		" (SELECT pg_catalog.min(wake_at) FROM wf.task WHERE wake_at IS NOT NULL),"
+		" (SELECT pg_catalog.min(deadline) FROM wf.execution"
+		"   WHERE deadline IS NOT NULL AND state IN ('running', 'paused')))",
 		0, {InvalidOid}
 	};
 	bool		isnull;

@@ -1,0 +1,298 @@
+/*
+ * wf_lifecycle.c — what an operator does to a whole execution:
+ * wf_cancel(), wf_pause(), wf_resume(), wf_rerun(); and the execution
+ * timeout the watchdog enforces.
+ *
+ * Each is one engine step on the execution's row lock, so it races a
+ * completion like any other step: whoever locks the row first decides,
+ * and the other sees the new state (a completion of a cancelled task gets
+ * WF006). Pausing changes no task: a paused execution's ready tasks are
+ * simply not claimable (wf_claim skips them) until wf_resume wakes their
+ * queues; tasks already running or delegated may still complete.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "pg_wf.h"
+#include "wf_engine.h"
+#include "wf_queue.h"
+#include "wf_store.h"
+#include "wf_watchdog.h"
+
+PG_FUNCTION_INFO_V1(wf_cancel);
+PG_FUNCTION_INFO_V1(wf_pause);
+PG_FUNCTION_INFO_V1(wf_resume);
+PG_FUNCTION_INFO_V1(wf_rerun);
+
+static int64
+get_execution_id(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("execution_id must not be null")));
+	return PG_GETARG_INT64(0);
+}
+
+static void
+refuse_state(WfStep *s, const char *call)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_WF_EXECUTION_STATE),
+			 errmsg("cannot %s execution " INT64_FORMAT ": it is %s", call, s->exec_id, s->state)));
+}
+
+static bool
+is(WfStep *s, const char *state)
+{
+	return strcmp(s->state, state) == 0;
+}
+
+static Datum
+done(const char *state)
+{
+	Datum		d = CStringGetTextDatum(state);
+
+	SPI_finish();
+	return d;
+}
+
+/* wf_cancel(execution_id bigint, reason text) RETURNS text */
+Datum
+wf_cancel(PG_FUNCTION_ARGS)
+{
+	int64		id = get_execution_id(fcinfo);
+	WfStep		s;
+	const char *keys[] = {"type", "reason", "by"};
+	Jsonb	   *vals[3];
+	Jsonb	   *doc;
+
+	SPI_connect();
+	wf_step_open(&s, id, false);
+	if (is(&s, "cancelled"))
+	{
+		ereport(NOTICE, (errmsg("execution is already cancelled")));
+		PG_RETURN_DATUM(done("cancelled"));
+	}
+	if (!is(&s, "running") && !is(&s, "paused"))
+		refuse_state(&s, "cancel");
+	wf_cancel_rest(&s);
+	vals[0] = wf_jsonb_string("cancelled");
+	vals[1] = PG_ARGISNULL(1) ? NULL : wf_jsonb_string(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	vals[2] = wf_jsonb_string(GetUserNameFromId(GetOuterUserId(), false));
+	doc = wf_jsonb_object(3, keys, vals);
+	wf_events_add(&s.ev, 0, NULL, "cancelled", doc);
+	wf_update_execution(&s, "cancelled", NULL, doc);
+	wf_step_close(&s);
+	PG_RETURN_DATUM(done("cancelled"));
+}
+
+/* wf_pause(execution_id bigint) RETURNS text */
+Datum
+wf_pause(PG_FUNCTION_ARGS)
+{
+	int64		id = get_execution_id(fcinfo);
+	WfStep		s;
+
+	SPI_connect();
+	wf_step_open(&s, id, false);
+	if (is(&s, "paused"))
+	{
+		ereport(NOTICE, (errmsg("execution is already paused")));
+		PG_RETURN_DATUM(done("paused"));
+	}
+	if (!is(&s, "running"))
+		refuse_state(&s, "pause");
+	wf_events_add(&s.ev, 0, NULL, "paused", NULL);
+	wf_update_execution(&s, "paused", NULL, NULL);
+	wf_step_close(&s);
+	PG_RETURN_DATUM(done("paused"));
+}
+
+/* Wake the runners of every queue where the execution has ready tasks. */
+static void
+wake_queues(WfStep *s)
+{
+	static WfPlan queues = {
+		"SELECT DISTINCT queue FROM wf.task WHERE execution_id = $1 AND state = 'ready'",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	uint64		n;
+
+	values[0] = Int64GetDatum(s->exec_id);
+	n = wf_exec(&queues, values, NULL, 0);
+	for (uint64 r = 0; r < n; r++)
+		wf_notify_queue(wf_get_text(r, 1));
+}
+
+/* wf_resume(execution_id bigint) RETURNS text */
+Datum
+wf_resume(PG_FUNCTION_ARGS)
+{
+	int64		id = get_execution_id(fcinfo);
+	WfStep		s;
+
+	SPI_connect();
+	wf_step_open(&s, id, false);
+	if (is(&s, "running"))
+	{
+		ereport(NOTICE, (errmsg("execution is not paused")));
+		PG_RETURN_DATUM(done("running"));
+	}
+	if (!is(&s, "paused"))
+		refuse_state(&s, "resume");
+	wake_queues(&s);
+	wf_events_add(&s.ev, 0, NULL, "running", NULL);
+	s.state = "running";
+	wf_update_execution(&s, "running", NULL, NULL);
+	wf_step_close(&s);
+	PG_RETURN_DATUM(done("running"));
+}
+
+/*
+ * wf_rerun(execution_id bigint) RETURNS text
+ *
+ * A failed or cancelled execution runs again from the task whose failure
+ * ended it and the tasks that were cancelled; everything that succeeded
+ * (and each join's count of it) is kept. A runner's task becomes ready for
+ * a new attempt; an engine task is decided again.
+ */
+Datum
+wf_rerun(PG_FUNCTION_ARGS)
+{
+	static WfPlan error_of = {
+		"SELECT error->>'type', (error->>'task_id')::pg_catalog.int8, deadline IS NOT NULL "
+		"FROM wf.execution WHERE id = $1",
+		1, {INT8OID}
+	};
+	static WfPlan again = {
+		"UPDATE wf.task SET state = 'ready', not_before = pg_catalog.now(), token_hash = NULL, "
+		"lease_until = NULL, deadline = NULL, finished_at = NULL, runner = NULL, wake_at = NULL "
+		"WHERE execution_id = $1 AND action NOT LIKE 'engine.%' "
+		"  AND (state = 'cancelled' OR (state = 'failed' AND id = $2)) "
+		"RETURNING id, name, queue",
+		2, {INT8OID, INT8OID}
+	};
+	static WfPlan engine_again = {
+		"DELETE FROM wf.task WHERE execution_id = $1 AND action LIKE 'engine.%' "
+		"  AND (state = 'cancelled' OR (state = 'failed' AND id = $2)) RETURNING name",
+		2, {INT8OID, INT8OID}
+	};
+	static WfPlan new_deadline = {
+		"UPDATE wf.execution SET deadline = pg_catalog.now() + $2 WHERE id = $1",
+		2, {INT8OID, INTERVALOID}
+	};
+	int64		id = get_execution_id(fcinfo);
+	WfStep		s;
+	Datum		values[2];
+	char	   *type;
+	int64		failed_task;
+	uint64		n;
+	int			nengine;
+	char	  **engine_names;
+	const char *keys[] = {"rerun"};
+	Jsonb	   *vals[] = {wf_jsonb_bool(true)};
+
+	SPI_connect();
+	wf_step_open(&s, id, false);
+	if (!is(&s, "failed") && !is(&s, "cancelled"))
+		refuse_state(&s, "rerun");
+	values[0] = Int64GetDatum(id);
+	wf_exec(&error_of, values, NULL, 1);
+	type = wf_get_text(0, 1);
+	failed_task = wf_get_int64(0, 2);
+	if (type && strcmp(type, "expression_error") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_EXECUTION_STATE),
+				 errmsg("cannot rerun execution " INT64_FORMAT ": it failed on an expression", id),
+				 errdetail("Running the same tasks again would evaluate the same expression."),
+				 errhint("Fix the definition with wf_define() and start a new execution.")));
+
+	values[1] = Int64GetDatum(failed_task);
+	n = wf_exec(&again, values, NULL, 0);
+	for (uint64 r = 0; r < n; r++)
+	{
+		wf_events_add(&s.ev, wf_get_int64(r, 1), wf_get_text(r, 2), "ready",
+					  wf_jsonb_object(1, keys, vals));
+		wf_notify_queue(wf_get_text(r, 3));
+	}
+	s.active = n;
+	nengine = wf_exec(&engine_again, values, NULL, 0);
+	engine_names = palloc(sizeof(char *) * Max(nengine, 1));
+	for (int r = 0; r < nengine; r++)
+		engine_names[r] = wf_get_text(r, 1);
+	if (n == 0 && nengine == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_EXECUTION_STATE),
+				 errmsg("execution " INT64_FORMAT " has no failed or cancelled task to run again", id)));
+	if (s.g->timeout)
+	{
+		values[1] = IntervalPGetDatum(s.g->timeout);
+		wf_exec(&new_deadline, values, NULL, 1);
+		wf_watchdog_due(GetCurrentTransactionStartTimestamp() +
+						s.g->timeout->day * USECS_PER_DAY + s.g->timeout->time);
+	}
+	wf_events_add(&s.ev, 0, NULL, "running", wf_jsonb_object(1, keys, vals));
+	s.state = "running";
+	for (int r = 0; r < nengine && s.failure == NULL && !s.succeed_now; r++)
+		(void) wf_flow_make_ready(&s, wf_task_index(s.g, engine_names[r]));
+	wf_finish_step(&s, s.failure);
+	wf_step_close(&s);
+	PG_RETURN_DATUM(done("running"));
+}
+
+/* The watchdog: executions whose timeout passed fail. Returns how many. */
+int
+wf_expire_executions(int batch)
+{
+	static WfPlan due = {
+		"SELECT id FROM wf.execution WHERE deadline < pg_catalog.now() "
+		"AND state IN ('running', 'paused') ORDER BY deadline LIMIT $1",
+		1, {INT4OID}
+	};
+	static WfPlan still = {
+		"SELECT deadline < pg_catalog.now() FROM wf.execution WHERE id = $1",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	uint64		n;
+	int64	   *ids;
+	int			acted = 0;
+
+	values[0] = Int32GetDatum(batch);
+	n = wf_exec(&due, values, NULL, 0);
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	for (uint64 r = 0; r < n; r++)
+		ids[r] = wf_get_int64(r, 1);
+	for (uint64 r = 0; r < n; r++)
+	{
+		WfStep		s;
+		bool		isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!wf_step_open(&s, ids[r], true))
+			continue;
+		values[0] = Int64GetDatum(ids[r]);
+		wf_exec(&still, values, NULL, 1);
+		if ((is(&s, "running") || is(&s, "paused")) &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		{
+			const char *keys[] = {"type", "message"};
+			Jsonb	   *vals[] = {wf_jsonb_string("timeout"),
+			wf_jsonb_string("the execution's timeout passed")};
+
+			wf_fail_execution(&s, wf_jsonb_object(2, keys, vals));
+			acted++;
+		}
+		wf_step_close(&s);
+	}
+	return acted;
+}
