@@ -16,7 +16,7 @@ PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter \
 REGRESS      = setup define linear diamond failure dataflow complete_errors scale retry watchdog delegate flow lifecycle
 REGRESS_OPTS = --inputdir=.
 # isolation specs: test/specs/<name>.spec, test/expected/<name>.out
-ISOLATION      = claim_race join_race duplicate_completion notify delegate_race watchdog_race batch_order
+ISOLATION      = claim_race join_race duplicate_completion notify delegate_race watchdog_race batch_order lifecycle_race
 ISOLATION_OPTS = --inputdir=test
 
 # No JIT bitcode: it needs clang, and the engine gains nothing from it.
