@@ -5,7 +5,7 @@ MODULE_big = pg_wf
 OBJS       = src/pg_wf.o src/wf_json.o src/wf_expr.o src/wf_def.o \
              src/wf_engine.o src/wf_task.o src/wf_queue.o src/wf_store.o \
              src/wf_watchdog.o src/wf_audit.o src/wf_flow.o \
-             src/wf_lifecycle.o
+             src/wf_lifecycle.o src/wf_foreach.o
 DATA       = $(wildcard sql/pg_wf--*.sql)
 SHLIB_LINK = -ljansson -lm
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -13,10 +13,10 @@ PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter \
              -Wno-missing-field-initializers -Wno-sign-compare
 
 # pg_regress suites: sql/<name>.sql, expected/<name>.out (run in this order)
-REGRESS      = setup define linear diamond failure dataflow complete_errors scale retry watchdog delegate flow lifecycle
+REGRESS      = setup define linear diamond failure dataflow complete_errors scale retry watchdog delegate flow lifecycle foreach
 REGRESS_OPTS = --inputdir=.
 # isolation specs: test/specs/<name>.spec, test/expected/<name>.out
-ISOLATION      = claim_race join_race duplicate_completion notify delegate_race watchdog_race batch_order lifecycle_race
+ISOLATION      = claim_race join_race duplicate_completion notify delegate_race watchdog_race batch_order lifecycle_race foreach_race
 ISOLATION_OPTS = --inputdir=test
 
 # No JIT bitcode: it needs clang, and the engine gains nothing from it.

@@ -72,10 +72,13 @@ CREATE TABLE wf.task (
     wake_at      timestamptz,
     lease_until  timestamptz,
     deadline     timestamptz,
+    item         integer,    -- for_each: the item's index (NULL: not an item)
+    items_total  integer,    -- for_each: on the task itself, how many items
+    items_done   integer,    -- ... and how many succeeded
     created_at   timestamptz NOT NULL DEFAULT now(),
     started_at   timestamptz,
     finished_at  timestamptz,
-    UNIQUE (execution_id, name)
+    UNIQUE NULLS NOT DISTINCT (execution_id, name, item)
 ) WITH (fillfactor = 80);
 COMMENT ON TABLE wf.task IS 'Tasks of executions; the ready ones are the queue (wf_claim)';
 COMMENT ON COLUMN wf.task.token_hash IS 'SHA-256 of the current attempt''s token; the token itself is never stored';

@@ -37,6 +37,7 @@
 #define WF_MAX_EXPR_LEN			8192
 #define WF_MAX_CLAIM			1000
 #define WF_MAX_RETRIES			1000
+#define WF_MAX_ITEMS			100000
 
 #define WF_DEFAULT_QUEUE		"default"
 
@@ -114,6 +115,8 @@ typedef struct WfTask
 	int			nedges;			/* out-edges */
 	WfEdge	   *edges;
 	int			join;			/* edges that must fire; 0: all of them */
+	WfTemplate *for_each;		/* a jsonpath yielding the items, or NULL */
+	int			concurrency;	/* items in flight at most; 0: all */
 	WfRetry    *retry;			/* NULL: no retries */
 	Interval   *timeout;		/* lease of an attempt, or NULL */
 	Interval   *delegate_timeout;	/* deadline of a delegation, or NULL */

@@ -99,12 +99,12 @@ wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error)
 
 static WfPlan plan_views_named = {
 	"SELECT name, state, result, error FROM wf.task "
-	"WHERE execution_id = $1 AND name = ANY ($2)",
+	"WHERE execution_id = $1 AND name = ANY ($2) AND item IS NULL",
 	2, {INT8OID, TEXTARRAYOID}
 };
 
 static WfPlan plan_views_all = {
-	"SELECT name, state, result, error FROM wf.task WHERE execution_id = $1",
+	"SELECT name, state, result, error FROM wf.task WHERE execution_id = $1 AND item IS NULL",
 	1, {INT8OID}
 };
 
@@ -292,8 +292,8 @@ save_execution(WfStep *s, Jsonb *ctx_for_output)
  * Evaluate the finishing task's publish (its context has "result") and
  * merge it into vars. Returns NULL or an expression failure document.
  */
-static Jsonb *
-publish(WfStep *s, WfTask *t, Jsonb *result)
+Jsonb *
+wf_publish(WfStep *s, WfTask *t, Jsonb *result)
 {
 	bool	   *want;
 	bool		all = false;
@@ -628,8 +628,8 @@ wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr)
 {
 	static WfPlan lock_task = {
 		"SELECT name, state, token_hash, expired_token_hash, result, error, attempt, "
-		"lease, lease_until < pg_catalog.now(), deadline < pg_catalog.now(), execution_id "
-		"FROM wf.task WHERE id = $1 FOR NO KEY UPDATE",
+		"lease, lease_until < pg_catalog.now(), deadline < pg_catalog.now(), execution_id, "
+		"COALESCE(item, -1) FROM wf.task WHERE id = $1 FOR NO KEY UPDATE",
 		1, {INT8OID}
 	};
 	Datum		values[1];
@@ -657,6 +657,7 @@ wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr)
 		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
 	tr->deadline_passed = !wf_isnull(0, 10) &&
 		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10, &isnull));
+	tr->item = wf_get_int32(0, 12);
 	tr->idx = wf_task_index(s->g, tr->name);
 	if (tr->idx < 0)
 		elog(ERROR, "task \"%s\" is not in workflow \"%s\" version %d",
@@ -684,7 +685,7 @@ wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result, WfTas
 		"UPDATE wf.task SET state = 'succeeded', result = $2, error = NULL, "
 		"finished_at = pg_catalog.now(), lease_until = NULL, deadline = NULL "
 		"WHERE id = $1 AND state IN ('running', 'delegated') AND token_hash = $3 "
-		"RETURNING name, attempt",
+		"RETURNING name, attempt, COALESCE(item, -1)",
 		3, {INT8OID, JSONBOID, BYTEAOID}
 	};
 	Datum		values[3];
@@ -700,6 +701,7 @@ wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result, WfTas
 	tr->id = task_id;
 	tr->name = wf_get_text(0, 1);
 	tr->attempt = wf_get_int32(0, 2);
+	tr->item = wf_get_int32(0, 3);
 	tr->state = "succeeded";
 	tr->idx = wf_task_index(s->g, tr->name);
 	if (tr->idx < 0)
@@ -732,16 +734,26 @@ wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 const char *
 wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 {
-	Jsonb	   *failure;
-
 	wf_events_add(&s->ev, tr->id, tr->name, "succeeded", detail);
 	s->active--;
-	failure = publish(s, tr->def, result);
-	if (failure == NULL &&
-		!wf_flow_task_ended(s, tr->idx, tr->id, "succeeded", result, NULL))
-		failure = s->failure;
-	wf_finish_step(s, failure);
+	wf_finish_step(s, tr->item >= 0 ? wf_foreach_item_succeeded(s, tr)
+				   : wf_succeeded_flow(s, tr->idx, tr->id, result));
 	return "succeeded";
+}
+
+/*
+ * What follows a task's success: its publish, then its out-edges. Returns
+ * NULL or why the execution must fail.
+ */
+Jsonb *
+wf_succeeded_flow(WfStep *s, int idx, int64 task_id, Jsonb *result)
+{
+	Jsonb	   *failure = wf_publish(s, &s->g->tasks[idx], result);
+
+	if (failure == NULL &&
+		!wf_flow_task_ended(s, idx, task_id, "succeeded", result, NULL))
+		failure = s->failure;
+	return failure;
 }
 
 /*
@@ -835,7 +847,10 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 	}
 	/* An on_error edge that fires handles the failure; else the execution fails. */
 	s->active--;
-	wf_finish_step(s, wf_flow_task_ended(s, tr->idx, tr->id, "failed", NULL, error) ?
-				NULL : s->failure);
+	if (tr->item >= 0)
+		wf_finish_step(s, wf_foreach_item_failed(s, tr, error));
+	else
+		wf_finish_step(s, wf_flow_task_ended(s, tr->idx, tr->id, "failed", NULL, error) ?
+					   NULL : s->failure);
 	return "failed";
 }

@@ -52,6 +52,7 @@ typedef struct WfTaskRow
 	bool		lease_passed;	/* lease_until < now() */
 	bool		deadline_passed;	/* deadline < now() */
 	int			idx;			/* in the graph */
+	int			item;			/* for_each item index, or -1 */
 	WfTask	   *def;
 } WfTaskRow;
 
@@ -73,6 +74,14 @@ extern void wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jso
 extern void wf_load_views(WfStep *s, bool all, bool *want);
 extern void wf_insert_new_tasks(WfStep *s);
 extern void wf_finish_step(WfStep *s, Jsonb *failure);
+
+extern Jsonb *wf_publish(WfStep *s, WfTask *t, Jsonb *result);
+extern Jsonb *wf_succeeded_flow(WfStep *s, int idx, int64 task_id, Jsonb *result);
+
+/* wf_foreach.c */
+extern bool wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended);
+extern Jsonb *wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr);
+extern Jsonb *wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error);
 
 /* wf_lifecycle.c */
 extern int	wf_expire_executions(int batch);

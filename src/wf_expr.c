@@ -153,7 +153,11 @@ wf_graph_compile(WfGraph *g, Datum definition)
 	compile_template(g->output, g->output ? get_key(&def->root, "output") : NULL);
 	compile_template(g->vars, g->vars ? get_key(&def->root, "vars") : NULL);
 
-	/* A "when" is one expression string: its template is that string. */
+	/* A "when" or "for_each" is one expression string: its template is that string. */
+	for (int i = 0; i < g->ntasks; i++)
+		if (g->tasks[i].for_each)
+			compile_template(g->tasks[i].for_each,
+							 wf_jsonb_string(g->tasks[i].for_each->exprs[0].text));
 	for (int i = 0; i < g->ntasks; i++)
 		for (int k = 0; k < g->tasks[i].nedges; k++)
 		{
@@ -253,6 +257,15 @@ wf_jsonb_string(const char *s)
 	v.val.string.val = (char *) s;
 	v.val.string.len = strlen(s);
 	return JsonbValueToJsonb(&v);
+}
+
+Jsonb *
+wf_jsonb_array_empty(void)
+{
+	JsonbParseState *st = NULL;
+
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_ARRAY, NULL));
 }
 
 Jsonb *

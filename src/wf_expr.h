@@ -24,6 +24,7 @@ extern Jsonb *wf_eval_template(WfTemplate *t, Jsonb *ctx, char **error);
 extern bool wf_template_refs(const WfTemplate *t, bool *all, bool *want);
 extern Jsonb *wf_jsonb_string(const char *s);
 extern Jsonb *wf_jsonb_null(void);
+extern Jsonb *wf_jsonb_array_empty(void);
 extern Jsonb *wf_jsonb_bool(bool b);
 extern Jsonb *wf_jsonb_int(int64 i);
 extern Jsonb *wf_jsonb_object(int n, const char **keys, Jsonb **values);

@@ -51,6 +51,7 @@ typedef struct Ended
 	const char *state;			/* succeeded, failed, skipped */
 	Jsonb	   *result;
 	Jsonb	   *error;
+	bool		publish;		/* decided in this step: its publish is still to run */
 } Ended;
 
 typedef struct Worklist
@@ -61,7 +62,8 @@ typedef struct Worklist
 } Worklist;
 
 static void
-push(Worklist *w, int idx, int64 task_id, const char *state, Jsonb *result, Jsonb *error)
+push(Worklist *w, int idx, int64 task_id, const char *state, Jsonb *result, Jsonb *error,
+	 bool publish)
 {
 	if (w->n == w->max)
 	{
@@ -74,6 +76,7 @@ push(Worklist *w, int idx, int64 task_id, const char *state, Jsonb *result, Json
 	w->items[w->n].state = state;
 	w->items[w->n].result = result;
 	w->items[w->n].error = error;
+	w->items[w->n].publish = publish;
 	w->n++;
 }
 
@@ -190,6 +193,15 @@ make_ready(WfStep *s, int idx, Worklist *w)
 	switch (t->engine)
 	{
 		case WF_ENGINE_NONE:
+			if (t->for_each)
+			{
+				bool		ended;
+
+				/* an empty for_each succeeds at once, with [] */
+				if (wf_foreach_start(s, idx, &id, &ended) && ended)
+					push(w, idx, id, "succeeded", wf_jsonb_array_empty(), NULL, true);
+				return;
+			}
 			wf_add_ready(s, idx);
 			return;
 		case WF_ENGINE_NOOP:
@@ -199,7 +211,7 @@ make_ready(WfStep *s, int idx, Worklist *w)
 			if (t->engine == WF_ENGINE_SUCCEED)
 				s->succeed_now = true;	/* the execution ends here */
 			else
-				push(w, idx, id, "succeeded", NULL, NULL);
+				push(w, idx, id, "succeeded", NULL, NULL, true);
 			return;
 		case WF_ENGINE_FAIL:
 			{
@@ -210,7 +222,7 @@ make_ready(WfStep *s, int idx, Worklist *w)
 
 				id = insert_decided(s, idx, "failed", NULL, error, NULL, NULL);
 				wf_events_add(&s->ev, id, t->name, "failed", wf_jsonb_object(1, keys, vals));
-				push(w, idx, id, "failed", NULL, error);
+				push(w, idx, id, "failed", NULL, error, false);
 				return;
 			}
 		case WF_ENGINE_SLEEP:
@@ -301,25 +313,18 @@ edges_fired(WfStep *s, Ended *e, bool *fired)
 	return true;
 }
 
-/*
- * Resolve everything that follows from task idx ending in state: fired
- * edges, joins, skips (propagated), engine tasks. Returns false with
- * s->failure set when the execution must fail: a failure no on_error edge
- * handled, or a "when" that raised an error.
- */
-bool
-wf_flow_task_ended(WfStep *s, int idx, int64 task_id, const char *state,
-				   Jsonb *result, Jsonb *error)
+/* Resolve what follows from every task on the list, and what that decides. */
+static bool
+run_worklist(WfStep *s, Worklist *w)
 {
-	Worklist	w = {NULL, 0, 0};
-
-	push(&w, idx, task_id, state, result, error);
-	while (w.n > 0 && !s->succeed_now)
+	while (w->n > 0 && !s->succeed_now)
 	{
-		Ended		e = w.items[--w.n];
+		Ended		e = w->items[--w->n];
 		WfTask	   *t = &s->g->tasks[e.idx];
 		bool	   *fired = palloc(sizeof(bool) * Max(t->nedges, 1));
 
+		if (e.publish && (s->failure = wf_publish(s, t, e.result)) != NULL)
+			return false;
 		if (!edges_fired(s, &e, fired))
 			return false;
 		if (strcmp(e.state, "failed") == 0)
@@ -347,20 +352,39 @@ wf_flow_task_ended(WfStep *s, int idx, int64 task_id, const char *state,
 				case JOIN_WAIT:
 					break;
 				case JOIN_READY:
-					make_ready(s, target, &w);
+					make_ready(s, target, w);
+					if (s->failure)
+						return false;
 					break;
 				case JOIN_SKIP:
 					{
 						int64		id = insert_decided(s, target, "skipped", NULL, NULL, NULL, NULL);
 
 						wf_events_add(&s->ev, id, s->g->tasks[target].name, "skipped", NULL);
-						push(&w, target, id, "skipped", NULL, NULL);
+						push(w, target, id, "skipped", NULL, NULL, false);
 						break;
 					}
 			}
 		}
 	}
 	return true;
+}
+
+/*
+ * Resolve everything that follows from task idx ending in state (its
+ * publish already done by the caller): fired edges, joins, skips
+ * (propagated), engine tasks. Returns false with s->failure set when the
+ * execution must fail: a failure no on_error edge handled, or a "when",
+ * publish or for_each expression that raised an error.
+ */
+bool
+wf_flow_task_ended(WfStep *s, int idx, int64 task_id, const char *state,
+				   Jsonb *result, Jsonb *error)
+{
+	Worklist	w = {NULL, 0, 0};
+
+	push(&w, idx, task_id, state, result, error, false);
+	return run_worklist(s, &w);
 }
 
 /* A start task (no inbound edges) is ready; see wf_flow_task_ended for the result. */
@@ -370,12 +394,7 @@ wf_flow_make_ready(WfStep *s, int idx)
 	Worklist	w = {NULL, 0, 0};
 
 	make_ready(s, idx, &w);
-	while (w.n > 0 && !s->succeed_now)
-	{
-		Ended		e = w.items[--w.n];
-
-		if (!wf_flow_task_ended(s, e.idx, e.task_id, e.state, e.result, e.error))
-			return false;
-	}
-	return true;
+	if (s->failure)
+		return false;
+	return run_worklist(s, &w);
 }

@@ -497,16 +497,16 @@ static void
 parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *path)
 {
 	static const char *const allowed[] =
-	{"action", "delegate_timeout", "description", "engine", "for", "input", "join",
-		"message", "on_complete", "on_error", "on_success", "publish", "queue",
-	"requires", "retry", "timeout", NULL};
+	{"action", "concurrency", "delegate_timeout", "description", "engine", "for", "for_each",
+		"input", "join", "message", "on_complete", "on_error", "on_success", "publish",
+	"queue", "requires", "retry", "timeout", NULL};
 	json_t	   *x;
 
 	t->name = pstrdup(name);
 	if (!json_is_object(v))
 		def_error(path, NULL, "task must be an object, not %s", json_type_name(v));
 	check_keys(v, path, allowed,
-			   "Task keys are action or engine, description, input, publish, requires, on_success, on_error, on_complete, join, queue, retry, timeout, delegate_timeout, message and for.");
+			   "Task keys are action or engine, description, input, publish, requires, on_success, on_error, on_complete, join, for_each, concurrency, queue, retry, timeout, delegate_timeout, message and for.");
 
 	x = json_object_get(v, "action");
 	if (!x && !json_object_get(v, "engine"))
@@ -553,6 +553,31 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	x = json_object_get(v, "input");
 	if (x)
 		t->input = parse_template(ps, x, path_key(path, "input"));
+
+	x = json_object_get(v, "for_each");
+	if (x)
+	{
+		char	   *fpath = path_key(path, "for_each");
+		const char *fs = json_is_string(x) ? json_string_value(x) : NULL;
+
+		if (fs == NULL || fs[0] != '$' || fs[1] == '$')
+			def_error(fpath, "For example \"for_each\": \"$.input.orders\"; each item's input sees $.item and $.index.",
+					  "for_each must be a jsonpath expression (a string starting with \"$\")");
+		if (t->engine != WF_ENGINE_NONE)
+			def_error(fpath, NULL, "an engine task cannot have for_each");
+		t->for_each = parse_template(ps, x, fpath);
+	}
+	x = json_object_get(v, "concurrency");
+	if (x)
+	{
+		if (!t->for_each)
+			def_error(path_key(path, "concurrency"), NULL, "concurrency belongs to for_each tasks only");
+		if (!json_is_integer(x) || json_integer_value(x) < 1 ||
+			json_integer_value(x) > WF_MAX_ITEMS)
+			def_error(path_key(path, "concurrency"), NULL,
+					  "concurrency must be an integer from 1 to %d", WF_MAX_ITEMS);
+		t->concurrency = (int) json_integer_value(x);
+	}
 
 	x = json_object_get(v, "publish");
 	if (x)

@@ -1,0 +1,245 @@
+/*
+ * wf_foreach.c — for_each: one task instance per item.
+ *
+ * When a for_each task becomes ready, its expression is evaluated to an
+ * array and the task gets a row of its own (item IS NULL, state running,
+ * items_total, items_done) plus one row per item (item = 0, 1, ...), each
+ * an ordinary task that runners claim, with its own attempts, retries and
+ * lease; an item's input sees $.item and $.index. With "concurrency" only
+ * that many items are claimable at first (the rest wait with not_before =
+ * infinity); each item that succeeds releases the next.
+ *
+ * Items complete under their execution's row lock like any task, so the
+ * count of finished items is exact: the one that finishes last (whatever
+ * the timing) completes the for_each task, once, with the items' results
+ * as an array in item order. An item that fails after its retries fails
+ * the for_each task: its other items that are still ready, running or
+ * delegated are cancelled (their late reports get WF006), and the
+ * failure goes on as the task's (on_error, or the execution fails). An
+ * empty array succeeds at once with [].
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "pg_wf.h"
+#include "wf_engine.h"
+#include "wf_expr.h"
+#include "wf_queue.h"
+#include "wf_store.h"
+
+static Jsonb *
+foreach_failure(WfTask *t, const char *message)
+{
+	const char *keys[] = {"type", "task", "message"};
+	Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), wf_jsonb_string(t->name),
+	wf_jsonb_string(message)};
+
+	return wf_jsonb_object(3, keys, vals);
+}
+
+/*
+ * Start the for_each task idx: its row and its items. Returns false with
+ * s->failure set if an expression failed; *ended if there were no items
+ * (the task then already succeeded with [], row *parent_id).
+ */
+bool
+wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
+{
+	static WfPlan parent = {
+		"INSERT INTO wf.task (execution_id, name, action, queue, state, items_total, items_done, "
+		"result, attempt, started_at, finished_at) "
+		"VALUES ($1, $2, $3, $4, CASE WHEN $5 = 0 THEN 'succeeded' ELSE 'running' END, $5, 0, "
+		"CASE WHEN $5 = 0 THEN '[]'::pg_catalog.jsonb END, 1, pg_catalog.now(), "
+		"CASE WHEN $5 = 0 THEN pg_catalog.now() END) RETURNING id",
+		5, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID}
+	};
+	static WfPlan items = {
+		"INSERT INTO wf.task (execution_id, name, action, queue, timeout, state, item, input, not_before) "
+		"SELECT $1, $2, $3, $4, $5, 'ready', u.n - 1, u.input, "
+		"CASE WHEN $6 = 0 OR u.n <= $6 THEN pg_catalog.now() ELSE 'infinity' END "
+		"FROM unnest($7::pg_catalog.jsonb[]) WITH ORDINALITY AS u(input, n) "
+		"RETURNING id",
+		7, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, INT4OID, JSONBARRAYOID}
+	};
+	WfTask	   *t = &s->g->tasks[idx];
+	bool	   *want = palloc0(sizeof(bool) * s->g->ntasks);
+	bool		all = false;
+	bool		need = false;
+	Jsonb	   *ctx;
+	Jsonb	   *list;
+	char	   *err = NULL;
+	int			n;
+	Datum	   *inputs;
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	const char *ikeys[] = {"item", "index"};
+
+	need |= wf_template_refs(t->for_each, &all, want);
+	need |= wf_template_refs(t->input, &all, want);
+	if (need)
+		wf_load_views(s, all, want);
+	ctx = wf_context(s->input, s->vars, s->nviews, s->views, NULL, NULL);
+	list = wf_eval_template(t->for_each, ctx, &err);
+	if (list == NULL)
+	{
+		s->failure = foreach_failure(t, psprintf("for_each: %s", err));
+		return false;
+	}
+	if (!JB_ROOT_IS_ARRAY(list) || JB_ROOT_IS_SCALAR(list))
+	{
+		s->failure = foreach_failure(t, "for_each: the expression did not yield an array");
+		return false;
+	}
+	n = JB_ROOT_COUNT(list);
+	if (n > WF_MAX_ITEMS)
+	{
+		s->failure = foreach_failure(t, psprintf("for_each: %d items; the limit is %d",
+												 n, WF_MAX_ITEMS));
+		return false;
+	}
+
+	/* each item's input, in a context with $.item and $.index */
+	inputs = palloc(sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		Jsonb	   *vals[2];
+		Jsonb	   *in;
+
+		vals[0] = JsonbValueToJsonb(getIthJsonbValueFromContainer(&list->root, i));
+		vals[1] = wf_jsonb_int(i);
+		if (t->input == NULL)
+			in = wf_jsonb_object(0, NULL, NULL);
+		else if ((in = wf_eval_template(t->input,
+										wf_jsonb_concat(ctx, wf_jsonb_object(2, ikeys, vals)),
+										&err)) == NULL)
+		{
+			s->failure = foreach_failure(t, psprintf("input of item %d: %s", i, err));
+			return false;
+		}
+		inputs[i] = JsonbPGetDatum(in);
+	}
+
+	values[0] = Int64GetDatum(s->exec_id);
+	values[1] = CStringGetTextDatum(t->name);
+	values[2] = CStringGetTextDatum(t->action);
+	values[3] = CStringGetTextDatum(t->queue);
+	values[4] = Int32GetDatum(n);
+	wf_exec(&parent, values, NULL, 1);
+	*parent_id = wf_get_int64(0, 1);
+	*ended = (n == 0);
+	if (n == 0)
+	{
+		wf_events_add(&s->ev, *parent_id, t->name, "succeeded", NULL);
+		return true;
+	}
+	wf_events_add(&s->ev, *parent_id, t->name, "running", NULL);
+
+	values[4] = t->timeout ? IntervalPGetDatum(t->timeout) : (Datum) 0;
+	nulls[4] = t->timeout ? ' ' : 'n';
+	values[5] = Int32GetDatum(t->concurrency);
+	values[6] = wf_jsonb_array(inputs, n);
+	wf_exec(&items, values, nulls, n);
+	for (int r = 0; r < n; r++)
+		wf_events_add(&s->ev, wf_get_int64(r, 1), t->name, "ready", NULL);
+	wf_notify_queue(t->queue);
+	s->active += 1 + n;
+	return true;
+}
+
+/*
+ * An item succeeded: count it, release the next one, and when it was the
+ * last, complete the for_each task and go on from it.
+ */
+Jsonb *
+wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr)
+{
+	static WfPlan count = {
+		"UPDATE wf.task SET items_done = items_done + 1 "
+		"WHERE execution_id = $1 AND name = $2 AND item IS NULL "
+		"RETURNING id, items_done, items_total",
+		2, {INT8OID, TEXTOID}
+	};
+	static WfPlan release = {
+		"UPDATE wf.task SET not_before = pg_catalog.now() WHERE id = ("
+		"  SELECT id FROM wf.task WHERE execution_id = $1 AND name = $2 AND item IS NOT NULL"
+		"    AND state = 'ready' AND not_before = 'infinity' ORDER BY item LIMIT 1)",
+		2, {INT8OID, TEXTOID}
+	};
+	static WfPlan finish = {
+		"UPDATE wf.task p SET state = 'succeeded', finished_at = pg_catalog.now(), "
+		"result = (SELECT pg_catalog.jsonb_agg(i.result ORDER BY i.item) FROM wf.task i "
+		"          WHERE i.execution_id = $1 AND i.name = $2 AND i.item IS NOT NULL) "
+		"WHERE p.id = $3 RETURNING p.result",
+		3, {INT8OID, TEXTOID, INT8OID}
+	};
+	Datum		values[3];
+	int64		parent_id;
+	Jsonb	   *result;
+
+	values[0] = Int64GetDatum(s->exec_id);
+	values[1] = CStringGetTextDatum(tr->name);
+	wf_exec(&count, values, NULL, 1);
+	parent_id = wf_get_int64(0, 1);
+	if (wf_get_int32(0, 2) < wf_get_int32(0, 3))
+	{
+		if (tr->def->concurrency > 0 && wf_exec(&release, values, NULL, 0) == 1)
+			wf_notify_queue(tr->def->queue);
+		return NULL;
+	}
+	values[2] = Int64GetDatum(parent_id);
+	wf_exec(&finish, values, NULL, 1);
+	result = wf_get_jsonb(0, 1);
+	wf_events_add(&s->ev, parent_id, tr->name, "succeeded", NULL);
+	s->active--;
+	return wf_succeeded_flow(s, tr->idx, parent_id, result);
+}
+
+/*
+ * An item failed after its retries: cancel its siblings still in flight,
+ * fail the for_each task, and go on from that failure.
+ */
+Jsonb *
+wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error)
+{
+	static WfPlan cancel = {
+		"UPDATE wf.task SET state = 'cancelled', finished_at = pg_catalog.now(), "
+		"lease_until = NULL, deadline = NULL, wake_at = NULL "
+		"WHERE execution_id = $1 AND name = $2 AND item IS NOT NULL "
+		"  AND state IN ('ready', 'running', 'delegated') RETURNING id",
+		2, {INT8OID, TEXTOID}
+	};
+	static WfPlan fail = {
+		"UPDATE wf.task SET state = 'failed', error = $3, finished_at = pg_catalog.now() "
+		"WHERE execution_id = $1 AND name = $2 AND item IS NULL RETURNING id",
+		3, {INT8OID, TEXTOID, JSONBOID}
+	};
+	const char *keys[] = {"type", "index", "error"};
+	Jsonb	   *vals[] = {wf_jsonb_string("item_failed"), wf_jsonb_int(tr->item), error};
+	Jsonb	   *doc = wf_jsonb_object(3, keys, vals);
+	Datum		values[3];
+	uint64		n;
+	int64		parent_id;
+
+	values[0] = Int64GetDatum(s->exec_id);
+	values[1] = CStringGetTextDatum(tr->name);
+	n = wf_exec(&cancel, values, NULL, 0);
+	for (uint64 r = 0; r < n; r++)
+		wf_events_add(&s->ev, wf_get_int64(r, 1), tr->name, "cancelled", NULL);
+	s->active -= n;
+	values[2] = JsonbPGetDatum(doc);
+	wf_exec(&fail, values, NULL, 1);
+	parent_id = wf_get_int64(0, 1);
+	{
+		const char *ekeys[] = {"error"};
+
+		wf_events_add(&s->ev, parent_id, tr->name, "failed", wf_jsonb_object(1, ekeys, &doc));
+	}
+	s->active--;
+	return wf_flow_task_ended(s, tr->idx, parent_id, "failed", NULL, doc) ? NULL : s->failure;
+}
