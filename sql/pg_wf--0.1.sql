@@ -30,6 +30,8 @@ CREATE TABLE wf.execution (
     error       jsonb,
     active      integer     NOT NULL DEFAULT 0,
     key         text,       -- wf_start's idempotency key
+    parent_task_id bigint,  -- a sub-workflow: the parent's task (wf.task id)
+    depth       integer     NOT NULL DEFAULT 0,  -- sub-workflow nesting
     deadline    timestamptz, -- the definition's timeout for the whole execution
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
@@ -47,6 +49,7 @@ COMMENT ON TABLE wf.execution IS 'Workflow executions';
 COMMENT ON COLUMN wf.execution.active IS 'Engine bookkeeping: tasks of this execution that are ready or running';
 
 CREATE INDEX execution_workflow_idx ON wf.execution (workflow, version);
+CREATE INDEX execution_parent_idx ON wf.execution (parent_task_id) WHERE parent_task_id IS NOT NULL;
 CREATE UNIQUE INDEX execution_key_idx ON wf.execution (workflow, key) WHERE key IS NOT NULL;
 CREATE INDEX execution_deadline_idx ON wf.execution (deadline)
     WHERE deadline IS NOT NULL AND state IN ('running', 'paused');
@@ -105,6 +108,20 @@ CREATE TABLE wf.join_state (
     fired        integer NOT NULL DEFAULT 0,
     decided      boolean NOT NULL DEFAULT false,
     PRIMARY KEY (execution_id, task)
+);
+
+-- Sub-workflows that ended, waiting for the watchdog to finish their
+-- parent's task. A child's engine step writes here instead of locking its
+-- parent's rows, so no step ever waits for another execution's lock
+-- (parents lock children when cancelling them; never the reverse).
+CREATE TABLE wf.inbox (
+    id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    parent_task_id  bigint      NOT NULL,
+    child_execution_id bigint   NOT NULL,
+    state           text        NOT NULL,   -- the child's end: succeeded, failed, cancelled
+    output          jsonb,
+    error           jsonb,
+    created_at      timestamptz NOT NULL DEFAULT now()
 );
 
 -- History: every state change of an execution (task IS NULL) or a task.

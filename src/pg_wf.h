@@ -38,6 +38,7 @@
 #define WF_MAX_CLAIM			1000
 #define WF_MAX_RETRIES			1000
 #define WF_MAX_ITEMS			100000
+#define WF_MAX_DEPTH			16	/* sub-workflows nested at most this deep */
 
 #define WF_DEFAULT_QUEUE		"default"
 
@@ -115,6 +116,7 @@ typedef struct WfTask
 	int			nedges;			/* out-edges */
 	WfEdge	   *edges;
 	int			join;			/* edges that must fire; 0: all of them */
+	char	   *workflow;		/* a sub-workflow's name, or NULL */
 	WfTemplate *for_each;		/* a jsonpath yielding the items, or NULL */
 	int			concurrency;	/* items in flight at most; 0: all */
 	WfRetry    *retry;			/* NULL: no retries */

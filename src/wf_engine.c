@@ -95,6 +95,27 @@ wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error)
 	wf_events_arrays(&s->ev, &values[6]);
 	wf_exec(&plan, values, nulls, 1);
 	s->ev.n = 0;
+
+	/* A sub-workflow that ended: its parent's task is finished by the watchdog. */
+	if (s->parent_task_id != 0 && !s->no_inbox && strcmp(state, "running") != 0 &&
+		strcmp(state, "paused") != 0)
+	{
+		static WfPlan inbox = {
+			"INSERT INTO wf.inbox (parent_task_id, child_execution_id, state, output, error) "
+			"VALUES ($1, $2, $3, $4, $5)",
+			5, {INT8OID, INT8OID, TEXTOID, JSONBOID, JSONBOID}
+		};
+		Datum		ivalues[5];
+		char		inulls[5] = {' ', ' ', ' ', nulls[4], nulls[5]};
+
+		ivalues[0] = Int64GetDatum(s->parent_task_id);
+		ivalues[1] = Int64GetDatum(s->exec_id);
+		ivalues[2] = values[3];
+		ivalues[3] = values[4];
+		ivalues[4] = values[5];
+		wf_exec(&inbox, ivalues, inulls, 1);
+		wf_watchdog_due(GetCurrentTransactionStartTimestamp());
+	}
 }
 
 static WfPlan plan_views_named = {
@@ -237,18 +258,64 @@ wf_cancel_rest(WfStep *s)
 		"UPDATE wf.task SET state = 'cancelled', finished_at = pg_catalog.now(), "
 		"lease_until = NULL, deadline = NULL, wake_at = NULL "
 		"WHERE execution_id = $1 AND state IN ('ready', 'running', 'delegated') "
-		"RETURNING id, name",
+		"RETURNING id, name, action",
 		1, {INT8OID}
 	};
 	Datum		values[1];
 	uint64		n;
 
+	int64	   *subs;
+	int			nsubs = 0;
+
 	values[0] = Int64GetDatum(s->exec_id);
 	n = wf_exec(&cancel, values, NULL, 0);
+	subs = palloc(sizeof(int64) * Max(n, 1));
 	for (uint64 r = 0; r < n; r++)
+	{
 		wf_events_add(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), "cancelled", NULL);
+		if (strncmp(wf_get_text(r, 3), "workflow.", 9) == 0)
+			subs[nsubs++] = wf_get_int64(r, 1);
+	}
 	s->active = 0;
 	s->nnew = 0;
+	/* Cancelling a sub-workflow task cancels its child (parent, then child: the lock order). */
+	for (int i = 0; i < nsubs; i++)
+		wf_cancel_children(subs[i], "its parent task was cancelled");
+	s->nnew = 0;
+}
+
+/* Cancel the running child executions of a (sub-workflow) task. */
+void
+wf_cancel_children(int64 parent_task_id, const char *reason)
+{
+	static WfPlan children = {
+		"SELECT id FROM wf.execution WHERE parent_task_id = $1 AND state IN ('running', 'paused')",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	uint64		n;
+	int64	   *ids;
+
+	values[0] = Int64GetDatum(parent_task_id);
+	n = wf_exec(&children, values, NULL, 0);
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	for (uint64 r = 0; r < n; r++)
+		ids[r] = wf_get_int64(r, 1);
+	for (uint64 r = 0; r < n; r++)
+	{
+		WfStep		c;
+		const char *keys[] = {"type", "reason"};
+		Jsonb	   *vals[] = {wf_jsonb_string("cancelled"), wf_jsonb_string(reason)};
+		Jsonb	   *doc = wf_jsonb_object(2, keys, vals);
+
+		wf_step_open(&c, ids[r], false);
+		if (strcmp(c.state, "running") != 0 && strcmp(c.state, "paused") != 0)
+			continue;
+		c.no_inbox = true;		/* its parent task is being cancelled already */
+		wf_cancel_rest(&c);
+		wf_events_add(&c.ev, 0, NULL, "cancelled", doc);
+		wf_update_execution(&c, "cancelled", NULL, doc);
+	}
 }
 
 /* End the execution as failed: cancel what is left, record the error. */
@@ -438,39 +505,35 @@ check_input(WfGraph *g, Jsonb *input)
 	return wf_jsonb_concat(DatumGetJsonbP(g->input_defaults), input);
 }
 
-Datum
-wf_start(PG_FUNCTION_ARGS)
+/*
+ * Start an execution (SPI connected): the body of wf_start, and how a
+ * sub-workflow task starts its child. With a key that was used before,
+ * returns that execution instead.
+ */
+int64
+wf_start_execution(const char *name, Jsonb *input, text *key, int64 parent_task_id, int depth)
 {
 	static WfPlan newest = {
 		"SELECT pg_catalog.max(version) FROM wf.workflow WHERE name = $1",
 		1, {TEXTOID}
 	};
 	static WfPlan insert_execution = {
-		"INSERT INTO wf.execution (workflow, version, state, input, vars, active, key, deadline) "
-		"VALUES ($1, $2, 'running', $3, $4, 0, $5, pg_catalog.now() + $6) "
+		"INSERT INTO wf.execution (workflow, version, state, input, vars, active, key, deadline, "
+		"parent_task_id, depth) "
+		"VALUES ($1, $2, 'running', $3, $4, 0, $5, pg_catalog.now() + $6, $7, $8) "
 		"ON CONFLICT (workflow, key) WHERE key IS NOT NULL DO NOTHING RETURNING id",
-		6, {TEXTOID, INT4OID, JSONBOID, JSONBOID, TEXTOID, INTERVALOID}
+		8, {TEXTOID, INT4OID, JSONBOID, JSONBOID, TEXTOID, INTERVALOID, INT8OID, INT4OID}
 	};
 	static WfPlan existing = {
 		"SELECT id FROM wf.execution WHERE workflow = $1 AND key = $2",
 		2, {TEXTOID, TEXTOID}
 	};
-	char	   *name;
-	Jsonb	   *input;
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	WfStep		s;
 	Jsonb	   *failure;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("workflow name must not be null")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	input = PG_ARGISNULL(1) ? wf_jsonb_object(0, NULL, NULL) : PG_GETARG_JSONB_P(1);
-
 	memset(&s, 0, sizeof(s));
-	SPI_connect();
 	values[0] = CStringGetTextDatum(name);
 	wf_exec(&newest, values, NULL, 1);
 	if (wf_isnull(0, 1))
@@ -496,25 +559,26 @@ wf_start(PG_FUNCTION_ARGS)
 	values[1] = Int32GetDatum(s.g->version);
 	values[2] = JsonbPGetDatum(s.input);
 	values[3] = JsonbPGetDatum(s.vars);
-	values[4] = PG_ARGISNULL(2) ? (Datum) 0 : PointerGetDatum(PG_GETARG_TEXT_PP(2));
-	nulls[4] = PG_ARGISNULL(2) ? 'n' : ' ';
+	values[4] = key ? PointerGetDatum(key) : (Datum) 0;
+	nulls[4] = key ? ' ' : 'n';
 	values[5] = s.g->timeout ? IntervalPGetDatum(s.g->timeout) : (Datum) 0;
 	nulls[5] = s.g->timeout ? ' ' : 'n';
+	values[6] = Int64GetDatum(parent_task_id);
+	nulls[6] = parent_task_id ? ' ' : 'n';
+	values[7] = Int32GetDatum(depth);
 	if (wf_exec(&insert_execution, values, nulls, 0) == 0)
 	{
 		/* started before with this key: that execution, not a second one */
-		int64		id;
-
 		values[1] = values[4];
 		wf_exec(&existing, values, NULL, 1);
-		id = wf_get_int64(0, 1);
 		ereport(NOTICE,
 				(errmsg("workflow \"%s\" was already started with key \"%s\"; returning that execution",
-						name, text_to_cstring(PG_GETARG_TEXT_PP(2)))));
-		SPI_finish();
-		PG_RETURN_INT64(id);
+						name, text_to_cstring(key))));
+		return wf_get_int64(0, 1);
 	}
 	s.exec_id = wf_get_int64(0, 1);
+	s.parent_task_id = parent_task_id;
+	s.depth = depth;
 	if (s.g->timeout)
 		wf_watchdog_due(GetCurrentTransactionStartTimestamp() +
 						s.g->timeout->day * USECS_PER_DAY + s.g->timeout->time);
@@ -538,15 +602,26 @@ wf_start(PG_FUNCTION_ARGS)
 	}
 	wf_finish_step(&s, failure);
 	wf_events_flush(&s.ev, s.exec_id);
-	SPI_finish();
-
-	PG_RETURN_INT64(s.exec_id);
+	return s.exec_id;
 }
 
-/* ---------------------------------------------------------------------
- * Steps: one locked execution, for wf_task.c and wf_watchdog.c
- * ---------------------------------------------------------------------
- */
+/* wf_start(workflow text, input jsonb DEFAULT '{}', key text DEFAULT NULL) RETURNS bigint */
+Datum
+wf_start(PG_FUNCTION_ARGS)
+{
+	int64		id;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("workflow name must not be null")));
+	SPI_connect();
+	id = wf_start_execution(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+							PG_ARGISNULL(1) ? wf_jsonb_object(0, NULL, NULL) : PG_GETARG_JSONB_P(1),
+							PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2), 0, 0);
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
 
 /* Fill the step from the locked execution row (SPI_tuptable row 0). */
 static void
@@ -561,6 +636,8 @@ step_load(WfStep *s)
 	s->input = wf_get_jsonb(0, 5);
 	s->vars = wf_get_jsonb(0, 6);
 	s->active = wf_get_int32(0, 7);
+	s->parent_task_id = wf_get_int64(0, 8);
+	s->depth = wf_get_int32(0, 9);
 	s->g = wf_graph_get(workflow, version);
 }
 
@@ -572,7 +649,8 @@ void
 wf_step_open_task(WfStep *s, int64 task_id)
 {
 	static WfPlan lock = {
-		"SELECT e.id, e.workflow, e.version, e.state, e.input, e.vars, e.active "
+		"SELECT e.id, e.workflow, e.version, e.state, e.input, e.vars, e.active, "
+		"e.parent_task_id, e.depth "
 		"FROM wf.execution e "
 		"WHERE e.id = (SELECT t.execution_id FROM wf.task t WHERE t.id = $1) "
 		"FOR NO KEY UPDATE OF e",
@@ -597,12 +675,14 @@ bool
 wf_step_open(WfStep *s, int64 exec_id, bool skip_locked)
 {
 	static WfPlan lock_wait = {
-		"SELECT id, workflow, version, state, input, vars, active FROM wf.execution "
+		"SELECT id, workflow, version, state, input, vars, active, parent_task_id, depth "
+		"FROM wf.execution "
 		"WHERE id = $1 FOR NO KEY UPDATE",
 		1, {INT8OID}
 	};
 	static WfPlan lock_skip = {
-		"SELECT id, workflow, version, state, input, vars, active FROM wf.execution "
+		"SELECT id, workflow, version, state, input, vars, active, parent_task_id, depth "
+		"FROM wf.execution "
 		"WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
 		1, {INT8OID}
 	};

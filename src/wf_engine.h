@@ -19,6 +19,9 @@ typedef struct WfStep
 	Jsonb	   *input;
 	Jsonb	   *vars;
 	int			active;			/* tasks ready, running or delegated */
+	int64		parent_task_id; /* a sub-workflow: its parent's task, else 0 */
+	int			depth;			/* sub-workflow nesting */
+	bool		no_inbox;		/* ending it needs no word to its parent */
 	WfEvents	ev;
 
 	/* tasks to insert as ready */
@@ -70,6 +73,9 @@ extern const char *wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,
 									 bool expired, Jsonb *detail);
 extern void wf_fail_execution(WfStep *s, Jsonb *error);
 extern void wf_cancel_rest(WfStep *s);
+extern void wf_cancel_children(int64 parent_task_id, const char *reason);
+extern int64 wf_start_execution(const char *name, Jsonb *input, text *key,
+								int64 parent_task_id, int depth);
 extern void wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error);
 extern void wf_load_views(WfStep *s, bool all, bool *want);
 extern void wf_insert_new_tasks(WfStep *s);

@@ -24,10 +24,12 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
@@ -154,7 +156,7 @@ insert_decided(WfStep *s, int idx, const char *state, Jsonb *result, Jsonb *erro
 		"VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $5 = 'skipped' THEN 0 ELSE 1 END, "
 		"CASE WHEN $5 <> 'skipped' THEN pg_catalog.now() END, "
 		"pg_catalog.now() + $8, "
-		"CASE WHEN $5 <> 'delegated' THEN pg_catalog.now() END) "
+		"CASE WHEN $5 IN ('succeeded', 'failed', 'skipped') THEN pg_catalog.now() END) "
 		"RETURNING id, deadline",
 		8, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, INTERVALOID}
 	};
@@ -181,6 +183,119 @@ insert_decided(WfStep *s, int idx, const char *state, Jsonb *result, Jsonb *erro
 	return id;
 }
 
+static Jsonb *
+expression_failure(const char *task, const char *what, const char *message)
+{
+	const char *keys[] = {"type", "task", "message"};
+	Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), wf_jsonb_string(task),
+	wf_jsonb_string(psprintf("%s: %s", what, message))};
+
+	return wf_jsonb_object(3, keys, vals);
+}
+
+/*
+ * A sub-workflow task became ready: it runs (no lease, no token) while its
+ * child execution runs. The child starts in a subtransaction, so that a
+ * child that cannot start (unknown workflow, bad input) fails this task
+ * instead of the step that got here. The child's end reaches this task
+ * through wf.inbox and the watchdog (wf_watchdog.c).
+ */
+static void
+start_child(WfStep *s, int idx, Worklist *w)
+{
+	static WfPlan failed = {
+		"UPDATE wf.task SET state = 'failed', error = $2, input = $3, "
+		"finished_at = pg_catalog.now() WHERE id = $1",
+		3, {INT8OID, JSONBOID, JSONBOID}
+	};
+	static WfPlan started = {
+		"UPDATE wf.task SET input = $2 WHERE id = $1",
+		2, {INT8OID, JSONBOID}
+	};
+	WfTask	   *t = &s->g->tasks[idx];
+	int64		id = insert_decided(s, idx, "running", NULL, NULL, NULL, NULL);
+	Jsonb	   *input = wf_jsonb_object(0, NULL, NULL);
+	char	   *err = NULL;
+	int64		child = 0;
+	Datum		values[3];
+
+	if (t->input && t->input->dynamic)
+	{
+		bool	   *want = palloc0(sizeof(bool) * s->g->ntasks);
+		bool		all = false;
+
+		if (wf_template_refs(t->input, &all, want))
+			wf_load_views(s, all, want);
+		input = wf_eval_template(t->input,
+								 wf_context(s->input, s->vars, s->nviews, s->views, NULL, NULL),
+								 &err);
+		if (input == NULL)
+		{
+			s->failure = expression_failure(t->name, "input", err);
+			return;
+		}
+	}
+	else if (t->input)
+		input = DatumGetJsonbP(t->input->value);
+
+	if (s->depth + 1 > WF_MAX_DEPTH)
+		err = psprintf("sub-workflows nest at most %d deep", WF_MAX_DEPTH);
+	else
+	{
+		MemoryContext oldcxt = CurrentMemoryContext;
+		ResourceOwner oldowner = CurrentResourceOwner;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(oldcxt);
+		PG_TRY();
+		{
+			child = wf_start_execution(t->workflow, input, NULL, id, s->depth + 1);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+			SPI_tuptable = NULL;	/* freed with the subtransaction */
+			err = edata->message;
+		}
+		PG_END_TRY();
+	}
+
+	values[0] = Int64GetDatum(id);
+	if (err)
+	{
+		const char *keys[] = {"type", "workflow", "message"};
+		Jsonb	   *vals[] = {wf_jsonb_string("subworkflow_start_failed"),
+		wf_jsonb_string(t->workflow), wf_jsonb_string(err)};
+		Jsonb	   *error = wf_jsonb_object(3, keys, vals);
+
+		values[1] = JsonbPGetDatum(error);
+		values[2] = JsonbPGetDatum(input);
+		wf_exec(&failed, values, NULL, 1);
+		wf_events_add(&s->ev, id, t->name, "failed", NULL);
+		push(w, idx, id, "failed", NULL, error, false);
+		return;
+	}
+	values[1] = JsonbPGetDatum(input);
+	wf_exec(&started, values, NULL, 1);
+	{
+		const char *keys[] = {"child_execution_id"};
+		Jsonb	   *vals[] = {wf_jsonb_int(child)};
+
+		wf_events_add(&s->ev, id, t->name, "running", wf_jsonb_object(1, keys, vals));
+	}
+	s->active++;
+}
+
 /* A task became ready: a runner's task waits for a claim; an engine task is decided now. */
 static void
 make_ready(WfStep *s, int idx, Worklist *w)
@@ -193,6 +308,11 @@ make_ready(WfStep *s, int idx, Worklist *w)
 	switch (t->engine)
 	{
 		case WF_ENGINE_NONE:
+			if (t->workflow)
+			{
+				start_child(s, idx, w);
+				return;
+			}
 			if (t->for_each)
 			{
 				bool		ended;
@@ -254,16 +374,6 @@ edge_matches(WfEdge *e, const char *state)
 			return true;
 	}
 	return false;
-}
-
-static Jsonb *
-expression_failure(const char *task, const char *what, const char *message)
-{
-	const char *keys[] = {"type", "task", "message"};
-	Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), wf_jsonb_string(task),
-	wf_jsonb_string(psprintf("%s: %s", what, message))};
-
-	return wf_jsonb_object(3, keys, vals);
 }
 
 /*

@@ -499,17 +499,32 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	static const char *const allowed[] =
 	{"action", "concurrency", "delegate_timeout", "description", "engine", "for", "for_each",
 		"input", "join", "message", "on_complete", "on_error", "on_success", "publish",
-	"queue", "requires", "retry", "timeout", NULL};
+	"queue", "requires", "retry", "timeout", "workflow", NULL};
 	json_t	   *x;
 
 	t->name = pstrdup(name);
 	if (!json_is_object(v))
 		def_error(path, NULL, "task must be an object, not %s", json_type_name(v));
 	check_keys(v, path, allowed,
-			   "Task keys are action or engine, description, input, publish, requires, on_success, on_error, on_complete, join, for_each, concurrency, queue, retry, timeout, delegate_timeout, message and for.");
+			   "Task keys are action, engine or workflow, description, input, publish, requires, on_success, on_error, on_complete, join, for_each, concurrency, queue, retry, timeout, delegate_timeout, message and for.");
 
+	x = json_object_get(v, "workflow");
+	if (x)
+	{
+		static const char *const not_with[] = {"action", "engine", "queue", "retry", "timeout",
+		"delegate_timeout", "for_each", NULL};
+
+		for (int i = 0; not_with[i]; i++)
+			if (json_object_get(v, not_with[i]))
+				def_error(path_key(path, not_with[i]),
+						  "A sub-workflow task starts a child execution; the child's tasks have their own policies.",
+						  "%s does not apply to a sub-workflow task", not_with[i]);
+		t->workflow = pstrdup(get_name(x, path_key(path, "workflow"), "workflow name",
+									   is_identifier, WF_MAX_NAME_LEN, IDENT_HINT));
+		t->action = psprintf("workflow.%s", t->workflow);
+	}
 	x = json_object_get(v, "action");
-	if (!x && !json_object_get(v, "engine"))
+	if (!x && !json_object_get(v, "engine") && !t->workflow)
 		def_error(path, "Every task names the action its runner performs, e.g. \"action\": \"email.send\", or an engine command, e.g. \"engine\": \"noop\".",
 				  "task \"%s\" has no action", name);
 	if (x && json_object_get(v, "engine"))
@@ -519,7 +534,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 		t->action = pstrdup(get_name(x, path_key(path, "action"), "action", is_action_name,
 									 WF_MAX_ACTION_LEN,
 									 "Action names start with a letter or \"_\" and contain letters, digits, \"_\", \".\", \":\" or \"-\"."));
-	else
+	else if (!t->workflow)
 		parse_engine(t, v, path);
 	if (!json_object_get(v, "message") || t->engine == WF_ENGINE_FAIL)
 		;
@@ -529,7 +544,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 		def_error(path_key(path, "for"), NULL, "for belongs to {\"engine\": \"sleep\"} only");
 
 	parse_attempt_policy(t, v, path);
-	if (t->engine == WF_ENGINE_NONE)
+	if (t->engine == WF_ENGINE_NONE && t->workflow == NULL)
 	{
 		/* what the task does not say, task_defaults does */
 		if (!json_object_get(v, "queue") && ps->defaults.queue)

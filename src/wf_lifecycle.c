@@ -163,7 +163,8 @@ wf_resume(PG_FUNCTION_ARGS)
  * A failed or cancelled execution runs again from the task whose failure
  * ended it and the tasks that were cancelled; everything that succeeded
  * (and each join's count of it) is kept. A runner's task becomes ready for
- * a new attempt; an engine task is decided again.
+ * a new attempt; an engine task is decided again; a sub-workflow task
+ * starts a new child.
  */
 Datum
 wf_rerun(PG_FUNCTION_ARGS)
@@ -176,13 +177,14 @@ wf_rerun(PG_FUNCTION_ARGS)
 	static WfPlan again = {
 		"UPDATE wf.task SET state = 'ready', not_before = pg_catalog.now(), token_hash = NULL, "
 		"lease_until = NULL, deadline = NULL, finished_at = NULL, runner = NULL, wake_at = NULL "
-		"WHERE execution_id = $1 AND action NOT LIKE 'engine.%' "
+		"WHERE execution_id = $1 AND action NOT LIKE 'engine.%' AND action NOT LIKE 'workflow.%' "
 		"  AND (state = 'cancelled' OR (state = 'failed' AND id = $2)) "
 		"RETURNING id, name, queue",
 		2, {INT8OID, INT8OID}
 	};
 	static WfPlan engine_again = {
-		"DELETE FROM wf.task WHERE execution_id = $1 AND action LIKE 'engine.%' "
+		"DELETE FROM wf.task WHERE execution_id = $1 "
+		"  AND (action LIKE 'engine.%' OR action LIKE 'workflow.%') "
 		"  AND (state = 'cancelled' OR (state = 'failed' AND id = $2)) RETURNING name",
 		2, {INT8OID, INT8OID}
 	};

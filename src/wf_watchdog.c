@@ -9,7 +9,9 @@
  *   - a delegated task whose deadline passed: the attempt fails with a
  *     "timeout" error -> retry or fail (an {"engine": "sleep"} succeeds);
  *   - a retry whose not_before came: its queue's runners are woken (NOTIFY);
- *   - an execution whose timeout passed: it fails with a "timeout" error.
+ *   - an execution whose timeout passed: it fails with a "timeout" error;
+ *   - a sub-workflow that ended (wf.inbox): its parent's task succeeds with
+ *     the child's output, or fails with the child's error.
  * Each expiry is an engine step (wf_engine.c) that takes its execution's
  * lock with SKIP LOCKED: the watchdog never waits for a runner, a callback
  * or a cancel; whoever holds the lock decides, and the watchdog looks again
@@ -226,6 +228,86 @@ expire(WfPlan *due, const char *state, const char *type, const char *message, in
 	return acted;
 }
 
+/*
+ * Sub-workflows that ended: finish their parents' tasks (each an engine
+ * step on the parent's execution, taken with SKIP LOCKED like the rest).
+ */
+static int
+finish_parents(int batch)
+{
+	static WfPlan inbox = {
+		"SELECT i.id, i.parent_task_id, t.execution_id, i.state, i.output, i.error, "
+		"i.child_execution_id FROM wf.inbox i JOIN wf.task t ON t.id = i.parent_task_id "
+		"ORDER BY i.id LIMIT $1",
+		1, {INT4OID}
+	};
+	static WfPlan done = {
+		"DELETE FROM wf.inbox WHERE id = $1",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	uint64		n;
+	int			acted = 0;
+	int64	   *ids,
+			   *tasks,
+			   *execs,
+			   *children;
+	char	  **states;
+	Jsonb	  **outputs,
+			  **errors;
+
+	values[0] = Int32GetDatum(batch);
+	n = wf_exec(&inbox, values, NULL, 0);
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	tasks = palloc(sizeof(int64) * Max(n, 1));
+	execs = palloc(sizeof(int64) * Max(n, 1));
+	children = palloc(sizeof(int64) * Max(n, 1));
+	states = palloc(sizeof(char *) * Max(n, 1));
+	outputs = palloc(sizeof(Jsonb *) * Max(n, 1));
+	errors = palloc(sizeof(Jsonb *) * Max(n, 1));
+	for (uint64 r = 0; r < n; r++)
+	{
+		ids[r] = wf_get_int64(r, 1);
+		tasks[r] = wf_get_int64(r, 2);
+		execs[r] = wf_get_int64(r, 3);
+		states[r] = wf_get_text(r, 4);
+		outputs[r] = wf_get_jsonb(r, 5);
+		errors[r] = wf_get_jsonb(r, 6);
+		children[r] = wf_get_int64(r, 7);
+	}
+	for (uint64 r = 0; r < n; r++)
+	{
+		WfStep		s;
+		WfTaskRow	tr;
+		const char *dkeys[] = {"child_execution_id"};
+		Jsonb	   *dvals[] = {wf_jsonb_int(children[r])};
+
+		CHECK_FOR_INTERRUPTS();
+		if (!wf_step_open(&s, execs[r], true))
+			continue;
+		wf_step_lock_task(&s, tasks[r], &tr);
+		if (strcmp(tr.state, "running") == 0)
+		{
+			if (strcmp(states[r], "succeeded") == 0)
+				wf_attempt_succeeded(&s, &tr, outputs[r], wf_jsonb_object(1, dkeys, dvals));
+			else
+			{
+				const char *keys[] = {"type", "execution_id", "state", "error"};
+				Jsonb	   *vals[] = {wf_jsonb_string("subworkflow_failed"),
+				wf_jsonb_int(children[r]), wf_jsonb_string(states[r]), errors[r]};
+
+				wf_attempt_failed(&s, &tr, wf_jsonb_object(4, keys, vals), false,
+								  wf_jsonb_object(1, dkeys, dvals));
+			}
+		}
+		values[0] = Int64GetDatum(ids[r]);
+		wf_exec(&done, values, NULL, 0);
+		wf_step_close(&s);
+		acted++;
+	}
+	return acted;
+}
+
 int
 wf_tick_run(int batch)
 {
@@ -257,6 +339,7 @@ wf_tick_run(int batch)
 	acted += expire(&deadlines, "delegated", "timeout",
 					"the delegate deadline passed without a callback", batch);
 	acted += wf_expire_executions(batch);
+	acted += finish_parents(batch);
 
 	values[0] = Int32GetDatum(batch);
 	n = wf_exec(&wakes, values, NULL, 0);
@@ -295,7 +378,8 @@ next_due(void)
 		" (SELECT pg_catalog.min(deadline) FROM wf.task WHERE state = 'delegated' AND deadline IS NOT NULL),"
 		" (SELECT pg_catalog.min(wake_at) FROM wf.task WHERE wake_at IS NOT NULL),"
 		" (SELECT pg_catalog.min(deadline) FROM wf.execution"
-		"   WHERE deadline IS NOT NULL AND state IN ('running', 'paused')))",
+		"   WHERE deadline IS NOT NULL AND state IN ('running', 'paused')),"
+		" (SELECT pg_catalog.min(created_at) FROM wf.inbox))",
 		0, {InvalidOid}
 	};
 	bool		isnull;
