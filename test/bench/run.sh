@@ -59,6 +59,23 @@ echo "== 3. width: one execution, fan-out and join (batched runner)"
 fan100=$(q "CALL bench.run_fan(100)" | awk '{ printf "%.0f", $1 }')
 fan1000=$(q "CALL bench.run_fan(1000)" | awk '{ printf "%.0f", $1 }')
 echo "   100 wide: $fan100 us/task, 1000 wide: $fan1000 us/task"
+# one execution with a for_each of n items, run to the end by one batching
+# runner (pgbench, n/100 claims); microseconds per item
+run_foreach() {
+    local n=$1 t0 t1
+    q "CALL bench.define_foreach($n)" >/dev/null
+    q "SELECT wf_start('each$n', jsonb_build_object('items', (SELECT jsonb_agg(g) FROM generate_series(1, $n) g)))" >/dev/null
+    t0=$(date +%s.%N)
+    "$PGBENCH" -n -c 1 -t $((n / 100)) -f test/bench/foreach_batched.pgbench >/dev/null 2>"$WF_PGDIR/pgbench.err" \
+        || { cat "$WF_PGDIR/pgbench.err"; exit 1; }
+    t1=$(date +%s.%N)
+    [ "$(q "SELECT state FROM wf.execution WHERE workflow = 'each$n'")" = succeeded ] \
+        || { echo "for_each of $n did not finish"; exit 1; }
+    awk -v n="$n" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (t1 - t0) * 1e6 / n }'
+}
+each1000=$(run_foreach 1000)
+each10000=$(run_foreach 10000)
+echo "   for_each 1,000 items: $each1000 us/item, 10,000 items: $each10000 us/item"
 
 echo "== 4. delegate storm: 10,000 callbacks from 8 sessions"
 q "SELECT count(wf_start('approve')) FROM generate_series(1, 10000)" >/dev/null
@@ -114,6 +131,7 @@ worker_kb=$(awk '/^Private_(Clean|Dirty)/ { s += $2 } END { print s + 0 }' "/pro
 echo "   backend after 1000 completions: ${backend_kb} kB of memory contexts (compiled graph: ${graphs_kb} kB); watchdog worker: ${worker_kb} kB private"
 
 r1=$(ratio "$wf1" "$floor1"); r2=$(ratio "$wf2" "$floor2"); r5=$(ratio "$wf5" "$wf1"); rw=$(ratio "$fan1000" "$fan100")
+re=$(ratio "$each10000" "$each1000")
 p50=$(echo "$lat_low" | sed 's/.*"p50_ms": \([0-9.]*\).*/\1/')
 p99=$(echo "$lat_low" | sed 's/.*"p99_ms": \([0-9.]*\).*/\1/')
 met() { awk -v v="$1" -v t="$2" -v d="$3" 'BEGIN { print ((d == "ge" ? v >= t : v < t) ? "yes" : "NO") }'; }
@@ -125,7 +143,7 @@ printf '%-44s %12s %12s %8s %10s %5s\n' workload pg_wf floor ratio target met
 printf '%-44s %12s %12s %8s %10s %5s\n' "1. unbatched (tasks/s)" "$wf1" "$floor1" "$r1" ">= 0.8" "$(met "$r1" 0.8 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "2. batched x100 (tasks/s)" "$wf2" "$floor2" "$r2" ">= 0.5" "$(met "$r2" 0.5 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "3. fan-out+join, us/task, 1000 vs 100 wide" "$fan1000" "$fan100" "$rw" "~1" "$(met "$rw" 1.5 lt)"
-printf '%-44s %12s %12s %8s %10s %5s\n' "3. for_each 10,000 items" "n/a" "" "" "" ""
+printf '%-44s %12s %12s %8s %10s %5s\n' "3. for_each, us/item, 10,000 vs 1,000 items" "$each10000" "$each1000" "$re" "~1" "$(met "$re" 1.5 lt)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "4. delegate storm (callbacks/s, 8 sessions)" "$cbs" "" "" "exact" "$storm_ok"
 printf '%-44s %12s %12s %8s %10s %5s\n' "5. unbatched, 1M finished vs empty (tasks/s)" "$wf5" "$wf1" "$r5" ">= 0.9" "$(met "$r5" 0.9 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "6. latency p50 / p99, low load (ms)" "$p50 / $p99" "" "" "<2 / <10" "$(met "$p50" 2 lt)/$(met "$p99" 10 lt)"
@@ -138,7 +156,8 @@ cat > "$OUT" <<JSON
               "fsync": true, "synchronous_commit": true, "runners": $CLIENTS, "seconds": $DUR},
   "unbatched": {"pg_wf": $wf1, "floor": $floor1, "ratio": $r1, "target": 0.8},
   "batched": {"pg_wf": $wf2, "floor": $floor2, "ratio": $r2, "target": 0.5},
-  "width": {"fan100_us_per_task": $fan100, "fan1000_us_per_task": $fan1000, "ratio": $rw, "for_each_10000": null},
+  "width": {"fan100_us_per_task": $fan100, "fan1000_us_per_task": $fan1000, "ratio": $rw,
+            "for_each_1000_us_per_item": $each1000, "for_each_10000_us_per_item": $each10000, "for_each_ratio": $re},
   "delegate_storm": {"callbacks_per_s": $cbs, "sessions": 8, "exactly_once": $storm_ok},
   "scale": {"finished_tasks": $finished, "pg_wf": $wf5, "empty": $wf1, "ratio": $r5, "target": 0.9},
   "latency_low": $lat_low,

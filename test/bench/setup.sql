@@ -69,3 +69,10 @@ BEGIN
     usec_per_task := extract(epoch FROM clock_timestamp() - t0) * 1e6 / total;
 END
 $$;
+
+-- A workflow with one for_each task over $.input.items (queue "each").
+CREATE FUNCTION bench.define_foreach(n integer) RETURNS integer LANGUAGE sql AS $$
+    SELECT wf_define(jsonb_build_object('name', 'each' || n, 'tasks', jsonb_build_object(
+        'each', jsonb_build_object('action', 'work', 'queue', 'each',
+                                   'for_each', '$.input.items', 'input', jsonb_build_object('i', '$.item')))))
+$$;
