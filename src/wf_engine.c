@@ -733,10 +733,8 @@ wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr)
 	tr->attempt = wf_get_int32(0, 7);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull);
 	tr->lease = isnull ? NULL : DatumGetIntervalP(datumCopy(d, false, sizeof(Interval)));
-	tr->lease_passed = !wf_isnull(0, 9) &&
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
-	tr->deadline_passed = !wf_isnull(0, 10) &&
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10, &isnull));
+	tr->lease_passed = wf_get_bool(0, 9);
+	tr->deadline_passed = wf_get_bool(0, 10);
 	tr->item = wf_get_int32(0, 12);
 	tr->idx = wf_task_index(s->g, tr->name);
 	if (tr->idx < 0)

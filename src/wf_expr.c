@@ -17,17 +17,16 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 #include "utils/jsonb.h"
 #include "utils/jsonpath.h"
-#include "utils/resowner.h"
 
 #include "pg_wf.h"
 #include "wf_expr.h"
+#include "wf_store.h"
 
 /* ---------------------------------------------------------------------
  * Define time
@@ -457,6 +456,21 @@ eval_template(WfTemplate *t, Jsonb *ctx)
 	return JsonbValueToJsonb(res);
 }
 
+typedef struct EvalCall
+{
+	WfTemplate *t;
+	Jsonb	   *ctx;
+	Jsonb	   *result;
+} EvalCall;
+
+static void
+eval_call(void *arg)
+{
+	EvalCall   *c = arg;
+
+	c->result = eval_template(c->t, c->ctx);
+}
+
 /*
  * Evaluate a template against a context. On an expression error returns
  * NULL and sets *error to the message; nothing else is undone or kept.
@@ -464,40 +478,14 @@ eval_template(WfTemplate *t, Jsonb *ctx)
 Jsonb *
 wf_eval_template(WfTemplate *t, Jsonb *ctx, char **error)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	Jsonb	   *volatile result = NULL;
+	EvalCall	c = {t, ctx, NULL};
 
 	*error = NULL;
 	if (!t->dynamic)
 		return DatumGetJsonbP(t->value);
 	if (t->nexprs == 0)
 		return eval_template(t, ctx);	/* "$$" escapes only: cannot fail */
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		result = eval_template(t, ctx);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		*error = edata->message;
-		result = NULL;
-	}
-	PG_END_TRY();
-	return result;
+	return wf_in_subxact(eval_call, &c, error) ? c.result : NULL;
 }
 
 /* Does the template (or any template in the list) need every task? */

@@ -24,12 +24,10 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
@@ -129,8 +127,7 @@ edge_resolved(WfStep *s, int idx, bool fired)
 	wf_exec(&arrive, values, NULL, 1);
 	arrived = wf_get_int32(0, 1);
 	nfired = wf_get_int32(0, 2);
-	was_decided = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-											 3, &(bool) {false}));
+	was_decided = wf_get_bool(0, 3);
 	if (!was_decided)
 	{
 		if (nfired >= need)
@@ -193,6 +190,23 @@ expression_failure(const char *task, const char *what, const char *message)
 	return wf_jsonb_object(3, keys, vals);
 }
 
+typedef struct StartCall
+{
+	const char *workflow;
+	Jsonb	   *input;
+	int64		parent_task_id;
+	int			depth;
+	int64		child;
+} StartCall;
+
+static void
+start_call(void *arg)
+{
+	StartCall  *c = arg;
+
+	c->child = wf_start_execution(c->workflow, c->input, NULL, c->parent_task_id, c->depth);
+}
+
 /*
  * A sub-workflow task became ready: it runs (no lease, no token) while its
  * child execution runs. The child starts in a subtransaction, so that a
@@ -242,32 +256,10 @@ start_child(WfStep *s, int idx, Worklist *w)
 		err = psprintf("sub-workflows nest at most %d deep", WF_MAX_DEPTH);
 	else
 	{
-		MemoryContext oldcxt = CurrentMemoryContext;
-		ResourceOwner oldowner = CurrentResourceOwner;
+		StartCall	c = {t->workflow, input, id, s->depth + 1, 0};
 
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(oldcxt);
-		PG_TRY();
-		{
-			child = wf_start_execution(t->workflow, input, NULL, id, s->depth + 1);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(oldcxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			CurrentResourceOwner = oldowner;
-			SPI_tuptable = NULL;	/* freed with the subtransaction */
-			err = edata->message;
-		}
-		PG_END_TRY();
+		if (wf_in_subxact(start_call, &c, &err))
+			child = c.child;
 	}
 
 	values[0] = Int64GetDatum(id);

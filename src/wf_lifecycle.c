@@ -277,15 +277,13 @@ wf_expire_executions(int batch)
 	for (uint64 r = 0; r < n; r++)
 	{
 		WfStep		s;
-		bool		isnull;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!wf_step_open(&s, ids[r], true))
 			continue;
 		values[0] = Int64GetDatum(ids[r]);
 		wf_exec(&still, values, NULL, 1);
-		if ((is(&s, "running") || is(&s, "paused")) &&
-			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		if ((is(&s, "running") || is(&s, "paused")) && wf_get_bool(0, 1))
 		{
 			const char *keys[] = {"type", "message"};
 			Jsonb	   *vals[] = {wf_jsonb_string("timeout"),

@@ -8,10 +8,12 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
@@ -85,6 +87,15 @@ wf_get_int32(uint64 r, int col)
 	Datum		d = get_datum(r, col, &isnull);
 
 	return isnull ? 0 : DatumGetInt32(d);
+}
+
+bool
+wf_get_bool(uint64 r, int col)
+{
+	bool		isnull;
+	Datum		d = get_datum(r, col, &isnull);
+
+	return isnull ? false : DatumGetBool(d);
 }
 
 TimestampTz
@@ -217,4 +228,45 @@ wf_events_flush(WfEvents *ev, int64 execution_id)
 	wf_events_arrays(ev, &values[1]);
 	wf_exec(&plan, values, NULL, ev->n);
 	ev->n = 0;
+}
+
+/*
+ * Run fn(arg) in a subtransaction. Returns true, or false with *error set
+ * to the message of the error it raised: everything it did is then rolled
+ * back, and the caller goes on (an expression that fails, a child
+ * execution that cannot start). SPI's previous result is gone either way.
+ */
+bool
+wf_in_subxact(void (*fn) (void *), void *arg, char **error)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	*error = NULL;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		SPI_tuptable = NULL;	/* freed with the subtransaction */
+		*error = edata->message;
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
 }

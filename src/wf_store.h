@@ -33,6 +33,7 @@ extern uint64 wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect);
 extern bool wf_isnull(uint64 r, int col);
 extern int64 wf_get_int64(uint64 r, int col);
 extern int32 wf_get_int32(uint64 r, int col);
+extern bool wf_get_bool(uint64 r, int col);	/* false if null */
 extern TimestampTz wf_get_timestamptz(uint64 r, int col);	/* 0 if null */
 extern char *wf_get_text(uint64 r, int col);	/* NULL if null */
 extern Jsonb *wf_get_jsonb(uint64 r, int col);	/* NULL if null */
@@ -56,6 +57,8 @@ extern void wf_events_add(WfEvents *ev, int64 task_id, const char *task,
 						  const char *state, Jsonb *detail);
 extern void wf_events_flush(WfEvents *ev, int64 execution_id);
 extern void wf_events_arrays(WfEvents *ev, Datum *out);
+
+extern bool wf_in_subxact(void (*fn) (void *), void *arg, char **error);
 
 extern Datum wf_text_array(Datum *elems, int n);
 extern Datum wf_jsonb_array(Datum *elems, int n);

@@ -63,7 +63,7 @@ echo "   100 wide: $fan100 us/task, 1000 wide: $fan1000 us/task"
 # runner (pgbench, n/100 claims); microseconds per item
 run_foreach() {
     local n=$1 t0 t1
-    q "CALL bench.define_foreach($n)" >/dev/null
+    q "SELECT bench.define_foreach($n)" >/dev/null
     q "SELECT wf_start('each$n', jsonb_build_object('items', (SELECT jsonb_agg(g) FROM generate_series(1, $n) g)))" >/dev/null
     t0=$(date +%s.%N)
     "$PGBENCH" -n -c 1 -t $((n / 100)) -f test/bench/foreach_batched.pgbench >/dev/null 2>"$WF_PGDIR/pgbench.err" \
