@@ -52,7 +52,9 @@ SELECT expect_error('SELECT wf_cancel(999999999)');
 SELECT expect_error(format('SELECT wf_cancel(%s)', :done_exec));
 SELECT expect_error(format('SELECT wf_pause(%s)', :done_exec));
 SELECT expect_error(format('SELECT wf_pause(%s)', :exec));
-SELECT task, state FROM wf.event WHERE execution_id = :exec ORDER BY id;
+-- (the cancelled tasks in name order: one statement cancels them all)
+SELECT task, state FROM wf.event WHERE execution_id = :exec
+ORDER BY state = 'cancelled', CASE WHEN state = 'cancelled' THEN coalesce(task, '~') END, id;
 
 -- Pause: nothing of the execution can be claimed; running tasks may still
 -- complete, and what they enable waits until wf_resume.

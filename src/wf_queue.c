@@ -1,6 +1,10 @@
 /*
  * wf_queue.c — the task table as a queue: wf_claim(), tokens, NOTIFY.
  *
+ * Tasks of a paused execution are skipped through a correlated subquery on
+ * the execution's primary key: written as NOT EXISTS, the generic plan
+ * anti-joined a sequential scan of wf.execution on every claim.
+ *
  * Claiming takes ready rows with FOR UPDATE SKIP LOCKED, so two runners
  * never get the same task and never wait for each other. A claim locks task
  * rows only and never waits (SKIP LOCKED), so it cannot take part in a
@@ -116,8 +120,7 @@ wf_claim(PG_FUNCTION_ARGS)
 		"  SELECT s.id, s.n FROM unnest(ARRAY("
 		"    SELECT t.id FROM wf.task t"
 		"    WHERE t.queue = $1 AND t.state = 'ready' AND t.not_before <= pg_catalog.now()"
-		"      AND NOT EXISTS (SELECT 1 FROM wf.execution e"
-		"                      WHERE e.id = t.execution_id AND e.state = 'paused')"
+		"      AND (SELECT e.state FROM wf.execution e WHERE e.id = t.execution_id) <> 'paused'"
 		"    ORDER BY t.not_before, t.id LIMIT $2"
 		"    FOR UPDATE SKIP LOCKED)) WITH ORDINALITY AS s(id, n)"
 		"), u AS ("
