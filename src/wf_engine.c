@@ -297,10 +297,7 @@ wf_cancel_children(int64 parent_task_id, const char *reason)
 	int64	   *ids;
 
 	values[0] = Int64GetDatum(parent_task_id);
-	n = wf_exec(&children, values, NULL, 0);
-	ids = palloc(sizeof(int64) * Max(n, 1));
-	for (uint64 r = 0; r < n; r++)
-		ids[r] = wf_get_int64(r, 1);
+	ids = wf_exec_ids(&children, values, &n);
 	for (uint64 r = 0; r < n; r++)
 	{
 		WfStep		c;
@@ -623,6 +620,10 @@ wf_start(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(id);
 }
 
+/* What a step reads of its execution row, in step_load's order. */
+#define EXECUTION_COLUMNS \
+	"id, workflow, version, state, input, vars, active, parent_task_id, depth"
+
 /* Fill the step from the locked execution row (SPI_tuptable row 0). */
 static void
 step_load(WfStep *s)
@@ -649,11 +650,9 @@ void
 wf_step_open_task(WfStep *s, int64 task_id)
 {
 	static WfPlan lock = {
-		"SELECT e.id, e.workflow, e.version, e.state, e.input, e.vars, e.active, "
-		"e.parent_task_id, e.depth "
-		"FROM wf.execution e "
-		"WHERE e.id = (SELECT t.execution_id FROM wf.task t WHERE t.id = $1) "
-		"FOR NO KEY UPDATE OF e",
+		"SELECT " EXECUTION_COLUMNS " FROM wf.execution "
+		"WHERE id = (SELECT t.execution_id FROM wf.task t WHERE t.id = $1) "
+		"FOR NO KEY UPDATE",
 		1, {INT8OID}
 	};
 	Datum		values[1];
@@ -675,14 +674,11 @@ bool
 wf_step_open(WfStep *s, int64 exec_id, bool skip_locked)
 {
 	static WfPlan lock_wait = {
-		"SELECT id, workflow, version, state, input, vars, active, parent_task_id, depth "
-		"FROM wf.execution "
-		"WHERE id = $1 FOR NO KEY UPDATE",
+		"SELECT " EXECUTION_COLUMNS " FROM wf.execution WHERE id = $1 FOR NO KEY UPDATE",
 		1, {INT8OID}
 	};
 	static WfPlan lock_skip = {
-		"SELECT id, workflow, version, state, input, vars, active, parent_task_id, depth "
-		"FROM wf.execution "
+		"SELECT " EXECUTION_COLUMNS " FROM wf.execution "
 		"WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
 		1, {INT8OID}
 	};

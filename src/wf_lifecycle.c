@@ -270,10 +270,7 @@ wf_expire_executions(int batch)
 	int			acted = 0;
 
 	values[0] = Int32GetDatum(batch);
-	n = wf_exec(&due, values, NULL, 0);
-	ids = palloc(sizeof(int64) * Max(n, 1));
-	for (uint64 r = 0; r < n; r++)
-		ids[r] = wf_get_int64(r, 1);
+	ids = wf_exec_ids(&due, values, &n);
 	for (uint64 r = 0; r < n; r++)
 	{
 		WfStep		s;

@@ -56,6 +56,19 @@ wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect)
 	return SPI_processed;
 }
 
+/* Run a kept plan and return its first column (bigint ids), *n of them. */
+int64 *
+wf_exec_ids(WfPlan *p, Datum *values, uint64 *n)
+{
+	int64	   *ids;
+
+	*n = wf_exec(p, values, NULL, 0);
+	ids = palloc(sizeof(int64) * Max(*n, 1));
+	for (uint64 r = 0; r < *n; r++)
+		ids[r] = wf_get_int64(r, 1);
+	return ids;
+}
+
 static Datum
 get_datum(uint64 r, int col, bool *isnull)
 {

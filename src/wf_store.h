@@ -28,6 +28,7 @@ typedef struct WfPlan
 } WfPlan;
 
 extern uint64 wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect);
+extern int64 *wf_exec_ids(WfPlan *p, Datum *values, uint64 *n);
 
 /* Column getters on SPI_tuptable row r (1-based column numbers). */
 extern bool wf_isnull(uint64 r, int col);
