@@ -1,0 +1,184 @@
+/*
+ * wf_step.c — opening an engine step: lock the execution row (then task
+ * rows: the lock order of wf_engine.c), load its compiled graph, and read
+ * the task a call is about; plus the single-statement fast path of a
+ * successful completion.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "pg_wf.h"
+#include "wf_engine.h"
+#include "wf_store.h"
+
+/* What a step reads of its execution row, in step_load's order. */
+#define EXECUTION_COLUMNS \
+	"id, workflow, version, state, input, vars, active, parent_task_id, depth"
+
+/* Fill the step from the locked execution row (SPI_tuptable row 0). */
+static void
+step_load(WfStep *s)
+{
+	/* read the row before wf_graph_get() may run a query of its own */
+	char	   *workflow = wf_get_text(0, 2);
+	int			version = wf_get_int32(0, 3);
+
+	s->exec_id = wf_get_int64(0, 1);
+	s->state = wf_get_text(0, 4);
+	s->input = wf_get_jsonb(0, 5);
+	s->vars = wf_get_jsonb(0, 6);
+	s->active = wf_get_int32(0, 7);
+	s->parent_task_id = wf_get_int64(0, 8);
+	s->depth = wf_get_int32(0, 9);
+	s->g = wf_graph_get(workflow, version);
+}
+
+/*
+ * Lock the execution of a task (found and locked in one statement; the
+ * task's execution_id never changes) and load its graph.
+ */
+void
+wf_step_open_task(WfStep *s, int64 task_id)
+{
+	static WfPlan lock = {
+		"SELECT " EXECUTION_COLUMNS " FROM wf.execution "
+		"WHERE id = (SELECT t.execution_id FROM wf.task t WHERE t.id = $1) "
+		"FOR NO KEY UPDATE",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+
+	memset(s, 0, sizeof(*s));
+	values[0] = Int64GetDatum(task_id);
+	if (wf_exec(&lock, values, NULL, 0) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_UNKNOWN_TASK),
+				 errmsg("task " INT64_FORMAT " does not exist", task_id)));
+	step_load(s);
+}
+
+/*
+ * Lock an execution row and load its graph. With skip_locked, returns false
+ * instead of waiting when another transaction holds it.
+ */
+bool
+wf_step_open(WfStep *s, int64 exec_id, bool skip_locked)
+{
+	static WfPlan lock_wait = {
+		"SELECT " EXECUTION_COLUMNS " FROM wf.execution WHERE id = $1 FOR NO KEY UPDATE",
+		1, {INT8OID}
+	};
+	static WfPlan lock_skip = {
+		"SELECT " EXECUTION_COLUMNS " FROM wf.execution "
+		"WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+
+	memset(s, 0, sizeof(*s));
+	values[0] = Int64GetDatum(exec_id);
+	if (wf_exec(skip_locked ? &lock_skip : &lock_wait, values, NULL, 0) != 1)
+	{
+		if (skip_locked)
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_UNKNOWN_EXECUTION),
+				 errmsg("execution " INT64_FORMAT " does not exist", exec_id)));
+	}
+	step_load(s);
+	return true;
+}
+
+/* Lock a task of the open step's execution and read it. */
+void
+wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr)
+{
+	static WfPlan lock_task = {
+		"SELECT name, state, token_hash, expired_token_hash, result, error, attempt, "
+		"lease, lease_until < pg_catalog.now(), deadline < pg_catalog.now(), execution_id, "
+		"COALESCE(item, -1) FROM wf.task WHERE id = $1 FOR NO KEY UPDATE",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	bool		isnull;
+	Datum		d;
+
+	values[0] = Int64GetDatum(task_id);
+	if (wf_exec(&lock_task, values, NULL, 0) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_UNKNOWN_TASK),
+				 errmsg("task " INT64_FORMAT " does not exist", task_id)));
+	if (wf_get_int64(0, 11) != s->exec_id)
+		elog(ERROR, "task " INT64_FORMAT " moved to another execution", task_id);
+	tr->id = task_id;
+	tr->name = wf_get_text(0, 1);
+	tr->state = wf_get_text(0, 2);
+	tr->token_hash = wf_get_bytea(0, 3);
+	tr->expired_hash = wf_get_bytea(0, 4);
+	tr->result = wf_get_jsonb(0, 5);
+	tr->error = wf_get_jsonb(0, 6);
+	tr->attempt = wf_get_int32(0, 7);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull);
+	tr->lease = isnull ? NULL : DatumGetIntervalP(datumCopy(d, false, sizeof(Interval)));
+	tr->lease_passed = wf_get_bool(0, 9);
+	tr->deadline_passed = wf_get_bool(0, 10);
+	tr->item = wf_get_int32(0, 12);
+	tr->idx = wf_task_index(s->g, tr->name);
+	if (tr->idx < 0)
+		elog(ERROR, "task \"%s\" is not in workflow \"%s\" version %d",
+			 tr->name, s->g->name, s->g->version);
+	tr->def = &s->g->tasks[tr->idx];
+}
+
+void
+wf_step_close(WfStep *s)
+{
+	wf_events_flush(&s->ev, s->exec_id);
+}
+
+/*
+ * The fast path of a completion: mark the task succeeded if, and only if,
+ * it is running or delegated under the given token hash, in the statement
+ * that checks it. Returns false (and changes nothing) otherwise; the caller
+ * then takes the task's lock and finds out why. Comparing SHA-256 hashes
+ * in SQL leaks nothing useful about the token.
+ */
+bool
+wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result, WfTaskRow *tr)
+{
+	static WfPlan finish = {
+		"UPDATE wf.task SET state = 'succeeded', result = $2, error = NULL, "
+		"finished_at = pg_catalog.now(), lease_until = NULL, deadline = NULL "
+		"WHERE id = $1 AND state IN ('running', 'delegated') AND token_hash = $3 "
+		"RETURNING name, attempt, COALESCE(item, -1)",
+		3, {INT8OID, JSONBOID, BYTEAOID}
+	};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(task_id);
+	values[1] = result ? JsonbPGetDatum(result) : (Datum) 0;
+	nulls[1] = result ? ' ' : 'n';
+	values[2] = PointerGetDatum(token_hash);
+	if (wf_exec(&finish, values, nulls, 0) != 1)
+		return false;
+	memset(tr, 0, sizeof(*tr));
+	tr->id = task_id;
+	tr->name = wf_get_text(0, 1);
+	tr->attempt = wf_get_int32(0, 2);
+	tr->item = wf_get_int32(0, 3);
+	tr->state = "succeeded";
+	tr->idx = wf_task_index(s->g, tr->name);
+	if (tr->idx < 0)
+		elog(ERROR, "task \"%s\" is not in workflow \"%s\" version %d",
+			 tr->name, s->g->name, s->g->version);
+	tr->def = &s->g->tasks[tr->idx];
+	return true;
+}
+
