@@ -56,6 +56,24 @@ ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 0 FROM wf.task WHERE name = 'flaky' AND wake_at IS NOT NULL"),
 	'the worker woke the queue when not_before came');
 
+# A sub-workflow's end reaches its parent through the worker, at once
+# (the child's commit wakes it; max_sleep is ten minutes).
+$node->safe_psql('postgres', q{
+  SELECT wf_define('{"name": "kid", "tasks": {"k": {"action": "x", "queue": "kids"}}, "output": "$.tasks.k.result"}');
+  SELECT wf_define('{"name": "mum", "tasks": {"call": {"workflow": "kid"}}, "output": {"got": "$.tasks.call.result"}}');
+});
+my $mum = $node->safe_psql('postgres', "SELECT wf_start('mum')");
+$t0 = time;
+$node->safe_psql('postgres',
+	"SELECT wf_task_complete(task_id, 'success', '\"done\"', token) FROM wf_claim('kids')");
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'succeeded' FROM wf.execution WHERE id = $mum"),
+	'the worker finished the parent when its child ended');
+$elapsed = time - $t0;
+cmp_ok($elapsed, '<', 60, "without waiting for max_sleep ($elapsed s)");
+is($node->safe_psql('postgres', "SELECT output->>'got' FROM wf.execution WHERE id = $mum"),
+	'done', "the child's output became the parent task's result");
+
 # SIGHUP applies a changed GUC.
 $node->safe_psql('postgres', "ALTER SYSTEM SET pg_wf.max_sleep = '5min'; SELECT pg_reload_conf();");
 $node->wait_for_log(qr/pg_wf watchdog reloaded its configuration \(batch_size 1000, max_sleep 300000 ms\)/);
