@@ -114,3 +114,29 @@ SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": 
 SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": "x", "concurrency": 2}}}')$$);
 SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": "x", "for_each": "$.input.l", "concurrency": 0}}}')$$);
 SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"engine": "noop", "for_each": "$.input.l"}}}')$$);
+
+-- The for_each task itself is completed by its items, never directly.
+\pset format aligned
+\pset tuples_only off
+SELECT wf_start('fanout', '{"orders": [{"id": "x1"}, {"id": "x2"}]}') AS exec \gset
+SELECT claim('fe');
+SELECT done(:exec, 'prepare');
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L)',
+    (SELECT id FROM wf.task WHERE execution_id = :exec AND name = 'each' AND item IS NULL), 'success'));
+
+-- Rerun after a failed item: the failed and cancelled items run again, the
+-- succeeded ones keep their results.
+SELECT claim('fe');
+SELECT done_item(:exec, 'each', 1, '"X1"');
+SELECT done_item(:exec, 'each', 0, '{"m": 1}', 'error');
+SELECT claim('fe');
+SELECT done_item(:exec, 'each', 0, '{"m": 2}', 'error');
+SELECT state FROM wf.execution WHERE id = :exec;
+SELECT wf_rerun(:exec);
+SELECT * FROM items(:exec, 'each');
+SELECT claim('fe');
+SELECT done_item(:exec, 'each', 0, '"X0"');
+SELECT result FROM wf.task WHERE execution_id = :exec AND name = 'each' AND item IS NULL;
+SELECT claim('fe');
+SELECT done(:exec, 'report');
+SELECT state FROM wf.execution WHERE id = :exec;

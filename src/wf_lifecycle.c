@@ -164,7 +164,9 @@ wf_resume(PG_FUNCTION_ARGS)
  * ended it and the tasks that were cancelled; everything that succeeded
  * (and each join's count of it) is kept. A runner's task becomes ready for
  * a new attempt; an engine task is decided again; a sub-workflow task
- * starts a new child.
+ * starts a new child; a for_each task runs again with its failed and
+ * cancelled items (those that succeeded keep their results; items held
+ * back by concurrency are all released).
  */
 Datum
 wf_rerun(PG_FUNCTION_ARGS)
@@ -178,6 +180,7 @@ wf_rerun(PG_FUNCTION_ARGS)
 		"UPDATE wf.task SET state = 'ready', not_before = pg_catalog.now(), token_hash = NULL, "
 		"lease_until = NULL, deadline = NULL, finished_at = NULL, runner = NULL, wake_at = NULL "
 		"WHERE execution_id = $1 AND action NOT LIKE 'engine.%' AND action NOT LIKE 'workflow.%' "
+		"  AND item IS NULL AND items_total IS NULL "
 		"  AND (state = 'cancelled' OR (state = 'failed' AND id = $2)) "
 		"RETURNING id, name, queue",
 		2, {INT8OID, INT8OID}
@@ -187,6 +190,19 @@ wf_rerun(PG_FUNCTION_ARGS)
 		"  AND (action LIKE 'engine.%' OR action LIKE 'workflow.%') "
 		"  AND (state = 'cancelled' OR (state = 'failed' AND id = $2)) RETURNING name",
 		2, {INT8OID, INT8OID}
+	};
+	static WfPlan foreach_again = {
+		"UPDATE wf.task SET state = 'running', error = NULL, finished_at = NULL "
+		"WHERE execution_id = $1 AND item IS NULL AND items_total IS NOT NULL "
+		"  AND state IN ('failed', 'cancelled') RETURNING id, name",
+		1, {INT8OID}
+	};
+	static WfPlan items_again = {
+		"UPDATE wf.task SET state = 'ready', not_before = pg_catalog.now(), token_hash = NULL, "
+		"lease_until = NULL, deadline = NULL, finished_at = NULL, runner = NULL, wake_at = NULL "
+		"WHERE execution_id = $1 AND name = $2 AND item IS NOT NULL "
+		"  AND state IN ('failed', 'cancelled') RETURNING id, queue",
+		2, {INT8OID, TEXTOID}
 	};
 	static WfPlan new_deadline = {
 		"UPDATE wf.execution SET deadline = pg_catalog.now() + $2 WHERE id = $1",
@@ -227,6 +243,37 @@ wf_rerun(PG_FUNCTION_ARGS)
 		wf_notify_queue(wf_get_text(r, 3));
 	}
 	s.active = n;
+
+	/* a for_each task: it runs again, and so do its failed and cancelled items */
+	{
+		uint64		nfe = wf_exec(&foreach_again, values, NULL, 0);
+		int64	   *fe_ids = palloc(sizeof(int64) * Max(nfe, 1));
+		char	  **fe_names = palloc(sizeof(char *) * Max(nfe, 1));
+
+		for (uint64 r = 0; r < nfe; r++)
+		{
+			fe_ids[r] = wf_get_int64(r, 1);
+			fe_names[r] = wf_get_text(r, 2);
+		}
+		for (uint64 r = 0; r < nfe; r++)
+		{
+			Datum		ivalues[2];
+			uint64		ni;
+
+			wf_events_add(&s.ev, fe_ids[r], fe_names[r], "running", wf_jsonb_object(1, keys, vals));
+			ivalues[0] = Int64GetDatum(id);
+			ivalues[1] = CStringGetTextDatum(fe_names[r]);
+			ni = wf_exec(&items_again, ivalues, NULL, 0);
+			for (uint64 i = 0; i < ni; i++)
+			{
+				wf_events_add(&s.ev, wf_get_int64(i, 1), fe_names[r], "ready",
+							  wf_jsonb_object(1, keys, vals));
+				wf_notify_queue(wf_get_text(i, 2));
+			}
+			s.active += 1 + ni;
+			n += 1 + ni;
+		}
+	}
 	nengine = wf_exec(&engine_again, values, NULL, 0);
 	engine_names = palloc(sizeof(char *) * Max(nengine, 1));
 	for (int r = 0; r < nengine; r++)

@@ -242,6 +242,11 @@ complete_one(int64 task_id, bool success, Jsonb *result, const char *token)
 	}
 	refuse_wrong_token(&tr, token);
 	refuse_unless_state(&tr, "running", "delegated");
+	if (tr.def->for_each && tr.item < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_TASK_NOT_RUNNING),
+				 errmsg("task " INT64_FORMAT " is a for_each task: its items complete it", task_id),
+				 errhint("Complete (or override) its items instead.")));
 
 	{
 		const char *keys[] = {"attempt", "override", "by"};
