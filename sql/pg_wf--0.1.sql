@@ -77,7 +77,6 @@ CREATE TABLE wf.task (
     deadline     timestamptz,
     item         integer,    -- for_each: the item's index (NULL: not an item)
     items_total  integer,    -- for_each: on the task itself, how many items
-    items_done   integer,    -- ... and how many succeeded
     created_at   timestamptz NOT NULL DEFAULT now(),
     started_at   timestamptz,
     finished_at  timestamptz,
@@ -109,6 +108,16 @@ CREATE TABLE wf.join_state (
     decided      boolean NOT NULL DEFAULT false,
     PRIMARY KEY (execution_id, task)
 );
+
+-- for_each tasks whose items are running: how many items succeeded. Kept
+-- apart from wf.task so that counting an item is a HOT update of a small row.
+CREATE TABLE wf.foreach_state (
+    execution_id bigint  NOT NULL,
+    task         text    NOT NULL,
+    done         integer NOT NULL DEFAULT 0,
+    total        integer NOT NULL,
+    PRIMARY KEY (execution_id, task)
+) WITH (fillfactor = 50);
 
 -- Sub-workflows that ended, waiting for the watchdog to finish their
 -- parent's task. A child's engine step writes here instead of locking its

@@ -3,9 +3,10 @@
  *
  * When a for_each task becomes ready, its expression is evaluated to an
  * array and the task gets a row of its own (item IS NULL, state running,
- * items_total, items_done) plus one row per item (item = 0, 1, ...), each
+ * items_total) plus one row per item (item = 0, 1, ...), each
  * an ordinary task that runners claim, with its own attempts, retries and
- * lease; an item's input sees $.item and $.index. With "concurrency" only
+ * lease; an item's input sees $.item and $.index. How many items succeeded
+ * is counted in wf.foreach_state (a small row, updated in place). With "concurrency" only
  * that many items are claimable at first (the rest wait with not_before =
  * infinity); each item that succeeds releases the next.
  *
@@ -52,12 +53,16 @@ bool
 wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 {
 	static WfPlan parent = {
-		"INSERT INTO wf.task (execution_id, name, action, queue, state, items_total, items_done, "
+		"INSERT INTO wf.task (execution_id, name, action, queue, state, items_total, "
 		"result, attempt, started_at, finished_at) "
-		"VALUES ($1, $2, $3, $4, CASE WHEN $5 = 0 THEN 'succeeded' ELSE 'running' END, $5, 0, "
+		"VALUES ($1, $2, $3, $4, CASE WHEN $5 = 0 THEN 'succeeded' ELSE 'running' END, $5, "
 		"CASE WHEN $5 = 0 THEN '[]'::pg_catalog.jsonb END, 1, pg_catalog.now(), "
 		"CASE WHEN $5 = 0 THEN pg_catalog.now() END) RETURNING id",
 		5, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID}
+	};
+	static WfPlan counter = {
+		"INSERT INTO wf.foreach_state (execution_id, task, done, total) VALUES ($1, $2, 0, $3)",
+		3, {INT8OID, TEXTOID, INT4OID}
 	};
 	static WfPlan items = {
 		"INSERT INTO wf.task (execution_id, name, action, queue, timeout, state, item, input, not_before) "
@@ -139,6 +144,11 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 		return true;
 	}
 	wf_events_add(&s->ev, *parent_id, t->name, "running", NULL);
+	{
+		Datum		cvalues[3] = {values[0], values[1], Int32GetDatum(n)};
+
+		wf_exec(&counter, cvalues, NULL, 1);
+	}
 
 	values[4] = t->timeout ? IntervalPGetDatum(t->timeout) : (Datum) 0;
 	nulls[4] = t->timeout ? ' ' : 'n';
@@ -160,9 +170,12 @@ Jsonb *
 wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr)
 {
 	static WfPlan count = {
-		"UPDATE wf.task SET items_done = items_done + 1 "
-		"WHERE execution_id = $1 AND name = $2 AND item IS NULL "
-		"RETURNING id, items_done, items_total",
+		"UPDATE wf.foreach_state SET done = done + 1 "
+		"WHERE execution_id = $1 AND task = $2 RETURNING done, total",
+		2, {INT8OID, TEXTOID}
+	};
+	static WfPlan forget = {
+		"DELETE FROM wf.foreach_state WHERE execution_id = $1 AND task = $2",
 		2, {INT8OID, TEXTOID}
 	};
 	static WfPlan release = {
@@ -175,26 +188,26 @@ wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr)
 		"UPDATE wf.task p SET state = 'succeeded', finished_at = pg_catalog.now(), "
 		"result = (SELECT pg_catalog.jsonb_agg(i.result ORDER BY i.item) FROM wf.task i "
 		"          WHERE i.execution_id = $1 AND i.name = $2 AND i.item IS NOT NULL) "
-		"WHERE p.id = $3 RETURNING p.result",
-		3, {INT8OID, TEXTOID, INT8OID}
+		"WHERE p.execution_id = $1 AND p.name = $2 AND p.item IS NULL RETURNING p.id, p.result",
+		2, {INT8OID, TEXTOID}
 	};
-	Datum		values[3];
+	Datum		values[2];
 	int64		parent_id;
 	Jsonb	   *result;
 
 	values[0] = Int64GetDatum(s->exec_id);
 	values[1] = CStringGetTextDatum(tr->name);
 	wf_exec(&count, values, NULL, 1);
-	parent_id = wf_get_int64(0, 1);
-	if (wf_get_int32(0, 2) < wf_get_int32(0, 3))
+	if (wf_get_int32(0, 1) < wf_get_int32(0, 2))
 	{
 		if (tr->def->concurrency > 0 && wf_exec(&release, values, NULL, 0) == 1)
 			wf_notify_queue(tr->def->queue);
 		return NULL;
 	}
-	values[2] = Int64GetDatum(parent_id);
+	wf_exec(&forget, values, NULL, 1);
 	wf_exec(&finish, values, NULL, 1);
-	result = wf_get_jsonb(0, 1);
+	parent_id = wf_get_int64(0, 1);
+	result = wf_get_jsonb(0, 2);
 	wf_events_add(&s->ev, parent_id, tr->name, "succeeded", NULL);
 	s->active--;
 	return wf_succeeded_flow(s, tr->idx, parent_id, result);
@@ -212,6 +225,10 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error)
 		"lease_until = NULL, deadline = NULL, wake_at = NULL "
 		"WHERE execution_id = $1 AND name = $2 AND item IS NOT NULL "
 		"  AND state IN ('ready', 'running', 'delegated') RETURNING id",
+		2, {INT8OID, TEXTOID}
+	};
+	static WfPlan forget = {
+		"DELETE FROM wf.foreach_state WHERE execution_id = $1 AND task = $2",
 		2, {INT8OID, TEXTOID}
 	};
 	static WfPlan fail = {
@@ -232,6 +249,7 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error)
 	for (uint64 r = 0; r < n; r++)
 		wf_events_add(&s->ev, wf_get_int64(r, 1), tr->name, "cancelled", NULL);
 	s->active -= n;
+	wf_exec(&forget, values, NULL, 1);
 	values[2] = JsonbPGetDatum(doc);
 	wf_exec(&fail, values, NULL, 1);
 	parent_id = wf_get_int64(0, 1);

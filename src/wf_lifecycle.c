@@ -197,6 +197,13 @@ wf_rerun(PG_FUNCTION_ARGS)
 		"  AND state IN ('failed', 'cancelled') RETURNING id, name",
 		1, {INT8OID}
 	};
+	static WfPlan recount = {
+		"INSERT INTO wf.foreach_state (execution_id, task, done, total) "
+		"SELECT $1, $2, count(*) FILTER (WHERE i.state = 'succeeded'), count(*) "
+		"FROM wf.task i WHERE i.execution_id = $1 AND i.name = $2 AND i.item IS NOT NULL "
+		"ON CONFLICT (execution_id, task) DO UPDATE SET done = excluded.done, total = excluded.total",
+		2, {INT8OID, TEXTOID}
+	};
 	static WfPlan items_again = {
 		"UPDATE wf.task SET state = 'ready', not_before = pg_catalog.now(), token_hash = NULL, "
 		"lease_until = NULL, deadline = NULL, finished_at = NULL, runner = NULL, wake_at = NULL "
@@ -263,6 +270,7 @@ wf_rerun(PG_FUNCTION_ARGS)
 			wf_events_add(&s.ev, fe_ids[r], fe_names[r], "running", wf_jsonb_object(1, keys, vals));
 			ivalues[0] = Int64GetDatum(id);
 			ivalues[1] = CStringGetTextDatum(fe_names[r]);
+			wf_exec(&recount, ivalues, NULL, 1);
 			ni = wf_exec(&items_again, ivalues, NULL, 0);
 			for (uint64 i = 0; i < ni; i++)
 			{
