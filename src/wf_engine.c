@@ -370,7 +370,7 @@ wf_publish(WfStep *s, WfTask *t, Jsonb *result)
 	if (wf_template_refs(t->publish, &all, want))
 		wf_load_views(s, all, want);
 	published = wf_eval_template(t->publish,
-								 wf_context(s->input, s->vars, s->nviews, s->views, result, NULL),
+								 wf_context(wf_step_input(s), s->vars, s->nviews, s->views, result, NULL),
 								 &err);
 	if (published == NULL)
 	{
@@ -415,7 +415,7 @@ prepare_inputs(WfStep *s, Jsonb **ctx_out)
 			need |= wf_template_refs(s->g->output, &all, want);
 		if (need)
 			wf_load_views(s, all, want);
-		*ctx_out = wf_context(s->input, s->vars, s->nviews, s->views, NULL, NULL);
+		*ctx_out = wf_context(wf_step_input(s), s->vars, s->nviews, s->views, NULL, NULL);
 	}
 	return eval_new_inputs(s, *ctx_out);
 }

@@ -16,7 +16,7 @@ typedef struct WfStep
 	int64		exec_id;
 	WfGraph    *g;
 	char	   *state;			/* the execution's state when locked */
-	Jsonb	   *input;
+	Jsonb	   *input;			/* NULL until wf_step_input() reads it */
 	Jsonb	   *vars;
 	int			active;			/* tasks ready, running or delegated */
 	int64		parent_task_id; /* a sub-workflow: its parent's task, else 0 */
@@ -67,6 +67,7 @@ extern const char *wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result,
 									   Jsonb *detail);
 extern void wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr);
 extern void wf_step_close(WfStep *s);
+extern Jsonb *wf_step_input(WfStep *s);
 extern const char *wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result,
 										Jsonb *detail);
 extern const char *wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,

@@ -19,7 +19,7 @@
 
 /* What a step reads of its execution row, in step_load's order. */
 #define EXECUTION_COLUMNS \
-	"id, workflow, version, state, input, vars, active, parent_task_id, depth"
+	"id, workflow, version, state, vars, active, parent_task_id, depth"
 
 /* Fill the step from the locked execution row (SPI_tuptable row 0). */
 static void
@@ -31,11 +31,11 @@ step_load(WfStep *s)
 
 	s->exec_id = wf_get_int64(0, 1);
 	s->state = wf_get_text(0, 4);
-	s->input = wf_get_jsonb(0, 5);
-	s->vars = wf_get_jsonb(0, 6);
-	s->active = wf_get_int32(0, 7);
-	s->parent_task_id = wf_get_int64(0, 8);
-	s->depth = wf_get_int32(0, 9);
+	s->input = NULL;			/* read when an expression needs it: wf_step_input() */
+	s->vars = wf_get_jsonb(0, 5);
+	s->active = wf_get_int32(0, 6);
+	s->parent_task_id = wf_get_int64(0, 7);
+	s->depth = wf_get_int32(0, 8);
 	s->g = wf_graph_get(workflow, version);
 }
 
@@ -182,3 +182,26 @@ wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result, WfTas
 	return true;
 }
 
+
+/*
+ * The execution's input, read on first use: most steps evaluate no
+ * expression, and an input can be large (a for_each over 10,000 items would
+ * otherwise be read, detoasted and copied by every item's completion).
+ */
+Jsonb *
+wf_step_input(WfStep *s)
+{
+	static WfPlan input = {
+		"SELECT input FROM wf.execution WHERE id = $1",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+
+	if (s->input == NULL)
+	{
+		values[0] = Int64GetDatum(s->exec_id);
+		wf_exec(&input, values, NULL, 1);
+		s->input = wf_get_jsonb(0, 1);
+	}
+	return s->input;
+}
