@@ -56,8 +56,22 @@ wf2=$(throughput wf_batched.pgbench wf_done)
 echo "   floor $floor2 tasks/s, pg_wf $wf2 tasks/s"
 
 echo "== 3. width: one execution, fan-out and join (batched runner)"
-fan100=$(q "CALL bench.run_fan(100)" | awk '{ printf "%.0f", $1 }')
-fan1000=$(q "CALL bench.run_fan(1000)" | awk '{ printf "%.0f", $1 }')
+# one execution of n parallel tasks joined by one, run to the end by one
+# batching runner (pgbench); microseconds per task
+run_fan() {
+    local n=$1 t0 t1
+    q "SELECT bench.define_fan($n)" >/dev/null
+    q "SELECT wf_start('fan$n')" >/dev/null
+    t0=$(date +%s.%N)
+    "$PGBENCH" -n -c 1 -t $((n / 100 + 1)) -f test/bench/fan_batched.pgbench >/dev/null 2>"$WF_PGDIR/pgbench.err" \
+        || { cat "$WF_PGDIR/pgbench.err"; exit 1; }
+    t1=$(date +%s.%N)
+    [ "$(q "SELECT state FROM wf.execution WHERE workflow = 'fan$n'")" = succeeded ] \
+        || { echo "fan-out of $n did not finish"; exit 1; }
+    awk -v n="$n" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (t1 - t0) * 1e6 / (n + 1) }'
+}
+fan100=$(run_fan 100)
+fan1000=$(run_fan 1000)
 echo "   100 wide: $fan100 us/task, 1000 wide: $fan1000 us/task"
 # one execution with a for_each of n items, run to the end by one batching
 # runner (pgbench, n/100 claims); microseconds per item

@@ -37,39 +37,6 @@ CREATE FUNCTION bench.define_fan(width integer) RETURNS integer LANGUAGE sql AS 
              'requires', (SELECT jsonb_agg('b' || i) FROM generate_series(1, width) i)))))
 $$;
 
--- Run one execution of fan<width> to the end as a batching runner would:
--- claim up to 100 (one transaction), complete them (another). Returns
--- microseconds per task.
-CREATE PROCEDURE bench.run_fan(width integer, INOUT usec_per_task float8 DEFAULT NULL)
-LANGUAGE plpgsql AS $$
-DECLARE
-    t0 timestamptz;
-    exec bigint;
-    ids bigint[];
-    toks text[];
-    total integer := 0;
-BEGIN
-    PERFORM bench.define_fan(width);
-    COMMIT;
-    t0 := clock_timestamp();
-    exec := wf_start('fan' || width);
-    COMMIT;
-    LOOP
-        SELECT array_agg(task_id), array_agg(token) INTO ids, toks FROM wf_claim('fan', 100);
-        COMMIT;
-        EXIT WHEN ids IS NULL;
-        PERFORM count(*) FROM wf_task_complete_batch(ids,
-            array_fill('success'::text, ARRAY[cardinality(ids)]), NULL, toks);
-        COMMIT;
-        total := total + cardinality(ids);
-    END LOOP;
-    IF (SELECT state FROM wf.execution WHERE id = exec) <> 'succeeded' OR total <> width + 1 THEN
-        RAISE EXCEPTION 'fan% did not finish (% tasks)', width, total;
-    END IF;
-    usec_per_task := extract(epoch FROM clock_timestamp() - t0) * 1e6 / total;
-END
-$$;
-
 -- A workflow with one for_each task over $.input.items (queue "each").
 CREATE FUNCTION bench.define_foreach(n integer) RETURNS integer LANGUAGE sql AS $$
     SELECT wf_define(jsonb_build_object('name', 'each' || n, 'tasks', jsonb_build_object(
