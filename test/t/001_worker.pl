@@ -79,6 +79,23 @@ $node->safe_psql('postgres', "ALTER SYSTEM SET pg_wf.max_sleep = '5min'; SELECT 
 $node->wait_for_log(qr/pg_wf watchdog reloaded its configuration \(batch_size 1000, max_sleep 300000 ms\)/);
 pass('the worker applied pg_wf.max_sleep after SIGHUP');
 
+# Overdue work beyond one batch is done in several bounded transactions,
+# one after the other, without waiting for the next due time.
+$node->safe_psql('postgres', "ALTER SYSTEM SET pg_wf.batch_size = 2; SELECT pg_reload_conf();");
+$node->wait_for_log(qr/pg_wf watchdog reloaded its configuration \(batch_size 2,/);
+$node->safe_psql('postgres', q{
+  SELECT wf_define('{"name": "many", "tasks": {"t": {"action": "x", "queue": "many"}}}');
+  SELECT count(wf_start('many')) FROM generate_series(1, 7);
+  SELECT count(*) FROM wf_claim('many', 10, '1 second');
+});
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 7 FROM wf.execution WHERE workflow = 'many' AND state = 'failed'"),
+	'seven expired leases handled in batches of two');
+is($node->safe_psql('postgres', q{
+  SELECT count(DISTINCT xmin::text) >= 4 FROM wf.task WHERE queue = 'many'
+}), 't', 'in at least four transactions');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET pg_wf.batch_size; SELECT pg_reload_conf();");
+
 # The worker does not block DROP DATABASE of other databases.
 $node->safe_psql('postgres', 'CREATE DATABASE scratch');
 $node->safe_psql('scratch', 'CREATE EXTENSION pg_wf');
