@@ -74,7 +74,7 @@ wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error)
 		"  FROM unnest($7::pg_catalog.int8[], $8::pg_catalog.text[],"
 		"              $9::pg_catalog.text[], $10::pg_catalog.jsonb[])"
 		"       AS u(task_id, task, state, detail))"
-		"UPDATE wf.execution SET active = $2, vars = $3, state = $4, output = $5, "
+		"UPDATE wf.execution SET active = $2, vars = COALESCE($3, vars), state = $4, output = $5, "
 		"error = $6, updated_at = pg_catalog.now(), "
 		"finished_at = CASE WHEN $4 = 'running' THEN NULL ELSE pg_catalog.now() END "
 		"WHERE id = $1",
@@ -86,7 +86,9 @@ wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error)
 
 	values[0] = Int64GetDatum(s->exec_id);
 	values[1] = Int32GetDatum(s->active);
-	values[2] = JsonbPGetDatum(s->vars);
+	/* vars only if a publish changed them: an unchanged document is not rewritten */
+	values[2] = s->vars_changed ? JsonbPGetDatum(s->vars) : (Datum) 0;
+	nulls[2] = s->vars_changed ? ' ' : 'n';
 	values[3] = CStringGetTextDatum(state);
 	values[4] = output ? JsonbPGetDatum(output) : (Datum) 0;
 	nulls[4] = output ? ' ' : 'n';
@@ -335,7 +337,7 @@ save_execution(WfStep *s, Jsonb *ctx_for_output)
 	{
 		char	   *err = NULL;
 
-		output = s->vars;
+		output = wf_step_vars(s);
 		if (s->g->output &&
 			(output = wf_eval_template(s->g->output, ctx_for_output, &err)) == NULL)
 		{
@@ -370,7 +372,7 @@ wf_publish(WfStep *s, WfTask *t, Jsonb *result)
 	if (wf_template_refs(t->publish, &all, want))
 		wf_load_views(s, all, want);
 	published = wf_eval_template(t->publish,
-								 wf_context(wf_step_input(s), s->vars, s->nviews, s->views, result, NULL),
+								 wf_step_context(s, result, NULL),
 								 &err);
 	if (published == NULL)
 	{
@@ -380,7 +382,8 @@ wf_publish(WfStep *s, WfTask *t, Jsonb *result)
 
 		return wf_jsonb_object(3, keys, vals);
 	}
-	s->vars = wf_jsonb_concat(s->vars, published);
+	s->vars = wf_jsonb_concat(wf_step_vars(s), published);
+	s->vars_changed = true;
 	return NULL;
 }
 
@@ -415,7 +418,7 @@ prepare_inputs(WfStep *s, Jsonb **ctx_out)
 			need |= wf_template_refs(s->g->output, &all, want);
 		if (need)
 			wf_load_views(s, all, want);
-		*ctx_out = wf_context(wf_step_input(s), s->vars, s->nviews, s->views, NULL, NULL);
+		*ctx_out = wf_step_context(s, NULL, NULL);
 	}
 	return eval_new_inputs(s, *ctx_out);
 }

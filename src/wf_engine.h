@@ -17,7 +17,8 @@ typedef struct WfStep
 	WfGraph    *g;
 	char	   *state;			/* the execution's state when locked */
 	Jsonb	   *input;			/* NULL until wf_step_input() reads it */
-	Jsonb	   *vars;
+	Jsonb	   *vars;			/* NULL until wf_step_vars() reads it */
+	bool		vars_changed;	/* by a publish: written back at the end */
 	int			active;			/* tasks ready, running or delegated */
 	int64		parent_task_id; /* a sub-workflow: its parent's task, else 0 */
 	int			depth;			/* sub-workflow nesting */
@@ -68,6 +69,8 @@ extern const char *wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result,
 extern void wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr);
 extern void wf_step_close(WfStep *s);
 extern Jsonb *wf_step_input(WfStep *s);
+extern Jsonb *wf_step_vars(WfStep *s);
+extern Jsonb *wf_step_context(WfStep *s, Jsonb *result, Jsonb *error);
 extern const char *wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result,
 										Jsonb *detail);
 extern const char *wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,

@@ -241,7 +241,7 @@ start_child(WfStep *s, int idx, Worklist *w)
 		if (wf_template_refs(t->input, &all, want))
 			wf_load_views(s, all, want);
 		input = wf_eval_template(t->input,
-								 wf_context(wf_step_input(s), s->vars, s->nviews, s->views, NULL, NULL),
+								 wf_step_context(s, NULL, NULL),
 								 &err);
 		if (input == NULL)
 		{
@@ -398,7 +398,7 @@ edges_fired(WfStep *s, Ended *e, bool *fired)
 				need |= wf_template_refs(t->edges[j].when, &all, want);
 			if (need)
 				wf_load_views(s, all, want);
-			ctx = wf_context(wf_step_input(s), s->vars, s->nviews, s->views, e->result, e->error);
+			ctx = wf_step_context(s, e->result, e->error);
 		}
 		r = wf_eval_template(edge->when, ctx, &err);
 		if (r == NULL)

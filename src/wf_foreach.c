@@ -89,7 +89,7 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 	need |= wf_template_refs(t->input, &all, want);
 	if (need)
 		wf_load_views(s, all, want);
-	ctx = wf_context(wf_step_input(s), s->vars, s->nviews, s->views, NULL, NULL);
+	ctx = wf_step_context(s, NULL, NULL);
 	list = wf_eval_template(t->for_each, ctx, &err);
 	if (list == NULL)
 	{

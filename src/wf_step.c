@@ -19,7 +19,7 @@
 
 /* What a step reads of its execution row, in step_load's order. */
 #define EXECUTION_COLUMNS \
-	"id, workflow, version, state, vars, active, parent_task_id, depth"
+	"id, workflow, version, state, active, parent_task_id, depth"
 
 /* Fill the step from the locked execution row (SPI_tuptable row 0). */
 static void
@@ -31,11 +31,11 @@ step_load(WfStep *s)
 
 	s->exec_id = wf_get_int64(0, 1);
 	s->state = wf_get_text(0, 4);
-	s->input = NULL;			/* read when an expression needs it: wf_step_input() */
-	s->vars = wf_get_jsonb(0, 5);
-	s->active = wf_get_int32(0, 6);
-	s->parent_task_id = wf_get_int64(0, 7);
-	s->depth = wf_get_int32(0, 8);
+	s->input = NULL;			/* input and vars are read when needed: */
+	s->vars = NULL;				/* wf_step_input(), wf_step_vars() */
+	s->active = wf_get_int32(0, 5);
+	s->parent_task_id = wf_get_int64(0, 6);
+	s->depth = wf_get_int32(0, 7);
 	s->g = wf_graph_get(workflow, version);
 }
 
@@ -184,24 +184,46 @@ wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result, WfTas
 
 
 /*
- * The execution's input, read on first use: most steps evaluate no
- * expression, and an input can be large (a for_each over 10,000 items would
+ * The execution's input and vars, read on first use: most steps evaluate
+ * no expression, and both can be large (a for_each over 10,000 items would
  * otherwise be read, detoasted and copied by every item's completion).
  */
-Jsonb *
-wf_step_input(WfStep *s)
+static void
+load_documents(WfStep *s)
 {
-	static WfPlan input = {
-		"SELECT input FROM wf.execution WHERE id = $1",
+	static WfPlan documents = {
+		"SELECT input, vars FROM wf.execution WHERE id = $1",
 		1, {INT8OID}
 	};
 	Datum		values[1];
 
+	values[0] = Int64GetDatum(s->exec_id);
+	wf_exec(&documents, values, NULL, 1);
 	if (s->input == NULL)
-	{
-		values[0] = Int64GetDatum(s->exec_id);
-		wf_exec(&input, values, NULL, 1);
 		s->input = wf_get_jsonb(0, 1);
-	}
+	if (s->vars == NULL)
+		s->vars = wf_get_jsonb(0, 2);
+}
+
+Jsonb *
+wf_step_input(WfStep *s)
+{
+	if (s->input == NULL)
+		load_documents(s);
 	return s->input;
+}
+
+Jsonb *
+wf_step_vars(WfStep *s)
+{
+	if (s->vars == NULL)
+		load_documents(s);
+	return s->vars;
+}
+
+/* The expression context of the step, with the task rows loaded so far. */
+Jsonb *
+wf_step_context(WfStep *s, Jsonb *result, Jsonb *error)
+{
+	return wf_context(wf_step_input(s), wf_step_vars(s), s->nviews, s->views, result, error);
 }
