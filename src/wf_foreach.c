@@ -34,6 +34,12 @@
 #include "wf_queue.h"
 #include "wf_store.h"
 
+/* The item count of a for_each task that ended ($1 execution, $2 task name). */
+static WfPlan forget_count = {
+	"DELETE FROM wf.foreach_state WHERE execution_id = $1 AND task = $2",
+	2, {INT8OID, TEXTOID}
+};
+
 static Jsonb *
 foreach_failure(WfTask *t, const char *message)
 {
@@ -174,10 +180,6 @@ wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr)
 		"WHERE execution_id = $1 AND task = $2 RETURNING done, total",
 		2, {INT8OID, TEXTOID}
 	};
-	static WfPlan forget = {
-		"DELETE FROM wf.foreach_state WHERE execution_id = $1 AND task = $2",
-		2, {INT8OID, TEXTOID}
-	};
 	static WfPlan release = {
 		"UPDATE wf.task SET not_before = pg_catalog.now() WHERE id = ("
 		"  SELECT id FROM wf.task WHERE execution_id = $1 AND name = $2 AND item IS NOT NULL"
@@ -204,7 +206,7 @@ wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr)
 			wf_notify_queue(tr->def->queue);
 		return NULL;
 	}
-	wf_exec(&forget, values, NULL, 1);
+	wf_exec(&forget_count, values, NULL, 1);
 	wf_exec(&finish, values, NULL, 1);
 	parent_id = wf_get_int64(0, 1);
 	result = wf_get_jsonb(0, 2);
@@ -227,10 +229,6 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error)
 		"  AND state IN ('ready', 'running', 'delegated') RETURNING id",
 		2, {INT8OID, TEXTOID}
 	};
-	static WfPlan forget = {
-		"DELETE FROM wf.foreach_state WHERE execution_id = $1 AND task = $2",
-		2, {INT8OID, TEXTOID}
-	};
 	static WfPlan fail = {
 		"UPDATE wf.task SET state = 'failed', error = $3, finished_at = pg_catalog.now() "
 		"WHERE execution_id = $1 AND name = $2 AND item IS NULL RETURNING id",
@@ -249,7 +247,7 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error)
 	for (uint64 r = 0; r < n; r++)
 		wf_events_add(&s->ev, wf_get_int64(r, 1), tr->name, "cancelled", NULL);
 	s->active -= n;
-	wf_exec(&forget, values, NULL, 1);
+	wf_exec(&forget_count, values, NULL, 1);
 	values[2] = JsonbPGetDatum(doc);
 	wf_exec(&fail, values, NULL, 1);
 	parent_id = wf_get_int64(0, 1);

@@ -56,37 +56,33 @@ wf2=$(throughput wf_batched.pgbench wf_done)
 echo "   floor $floor2 tasks/s, pg_wf $wf2 tasks/s"
 
 echo "== 3. width: one execution, fan-out and join (batched runner)"
-# one execution of n parallel tasks joined by one, run to the end by one
-# batching runner (pgbench); microseconds per task
-run_fan() {
-    local n=$1 t0 t1
-    q "SELECT bench.define_fan($n)" >/dev/null
-    q "SELECT wf_start('fan$n')" >/dev/null
+# One execution, already started as workflow $1, run to the end by one
+# batching runner (pgbench script $2, $3 claims of up to 100); prints
+# microseconds per task for $4 tasks.
+run_width() {
+    local workflow=$1 script=$2 claims=$3 tasks=$4 t0 t1
     t0=$(date +%s.%N)
-    "$PGBENCH" -n -c 1 -t $((n / 100 + 1)) -f test/bench/fan_batched.pgbench >/dev/null 2>"$WF_PGDIR/pgbench.err" \
+    "$PGBENCH" -n -c 1 -t "$claims" -f "test/bench/$script" >/dev/null 2>"$WF_PGDIR/pgbench.err" \
         || { cat "$WF_PGDIR/pgbench.err"; exit 1; }
     t1=$(date +%s.%N)
-    [ "$(q "SELECT state FROM wf.execution WHERE workflow = 'fan$n'")" = succeeded ] \
-        || { echo "fan-out of $n did not finish"; exit 1; }
-    awk -v n="$n" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (t1 - t0) * 1e6 / (n + 1) }'
+    [ "$(q "SELECT state FROM wf.execution WHERE workflow = '$workflow'")" = succeeded ] \
+        || { echo "$workflow did not finish"; exit 1; }
+    awk -v n="$tasks" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (t1 - t0) * 1e6 / n }'
+}
+# n parallel tasks joined by one
+run_fan() {
+    q "SELECT bench.define_fan($1); SELECT wf_start('fan$1')" >/dev/null
+    run_width "fan$1" fan_batched.pgbench $(($1 / 100 + 1)) $(($1 + 1))
+}
+# a for_each of n items
+run_foreach() {
+    q "SELECT bench.define_foreach($1);
+       SELECT wf_start('each$1', jsonb_build_object('items', (SELECT jsonb_agg(g) FROM generate_series(1, $1) g)))" >/dev/null
+    run_width "each$1" foreach_batched.pgbench $(($1 / 100)) "$1"
 }
 fan100=$(run_fan 100)
 fan1000=$(run_fan 1000)
 echo "   100 wide: $fan100 us/task, 1000 wide: $fan1000 us/task"
-# one execution with a for_each of n items, run to the end by one batching
-# runner (pgbench, n/100 claims); microseconds per item
-run_foreach() {
-    local n=$1 t0 t1
-    q "SELECT bench.define_foreach($n)" >/dev/null
-    q "SELECT wf_start('each$n', jsonb_build_object('items', (SELECT jsonb_agg(g) FROM generate_series(1, $n) g)))" >/dev/null
-    t0=$(date +%s.%N)
-    "$PGBENCH" -n -c 1 -t $((n / 100)) -f test/bench/foreach_batched.pgbench >/dev/null 2>"$WF_PGDIR/pgbench.err" \
-        || { cat "$WF_PGDIR/pgbench.err"; exit 1; }
-    t1=$(date +%s.%N)
-    [ "$(q "SELECT state FROM wf.execution WHERE workflow = 'each$n'")" = succeeded ] \
-        || { echo "for_each of $n did not finish"; exit 1; }
-    awk -v n="$n" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (t1 - t0) * 1e6 / n }'
-}
 each1000=$(run_foreach 1000)
 each10000=$(run_foreach 10000)
 echo "   for_each 1,000 items: $each1000 us/item, 10,000 items: $each10000 us/item"
