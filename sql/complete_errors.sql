@@ -101,3 +101,7 @@ SELECT count(*) FROM wf_task_complete_batch(
     (SELECT array_agg(task_id) FROM got2), (SELECT array_agg('success'::text) FROM got2),
     NULL, (SELECT array_agg(token) FROM got2)) WHERE state = 'succeeded';
 SELECT count(*) AS succeeded FROM wf.execution WHERE workflow = 'batch' AND state = 'succeeded';
+-- A batch holds at most 1000 completions.
+SELECT expect_error($$SELECT * FROM wf_task_complete_batch(
+    (SELECT array_agg(g::bigint) FROM generate_series(1, 1001) g),
+    array_fill('success'::text, ARRAY[1001]))$$);

@@ -124,3 +124,18 @@ SELECT wf_start('rerunnable') AS exec \gset
 SELECT wf_cancel(:exec);
 SELECT wf_rerun(:exec);
 SELECT name, state FROM wf.task WHERE execution_id = :exec;
+
+-- An expression in vars that fails refuses the start (WF003), storing nothing.
+SELECT wf_define('{"name": "badvars", "vars": {"n": "$.input.n * 2"}, "tasks": {"a": {"action": "x"}}}');
+SELECT expect_error($$SELECT wf_start('badvars', '{"n": "two"}')$$);
+SELECT count(*) AS stored FROM wf.execution WHERE workflow = 'badvars';
+
+-- An execution that failed on an expression cannot be rerun: it would fail the same way.
+SELECT wf_define('{"name": "badexpr", "tasks": {
+    "a": {"action": "x", "queue": "bx"},
+    "b": {"action": "x", "queue": "bx", "requires": ["a"], "input": {"v": "$.tasks.a.result.n * 2"}}}}');
+SELECT wf_start('badexpr') AS exec \gset
+SELECT claim('bx');
+SELECT done(:exec, 'a', '{"n": "two"}');
+SELECT state, error->>'type' AS type FROM wf.execution WHERE id = :exec;
+SELECT expect_error(format('SELECT wf_rerun(%s)', :exec));

@@ -75,3 +75,16 @@ SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"workflow"
 SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"workflow": "child", "retry": {"count": 1}}}}')$$);
 SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"workflow": "a child"}}}')$$);
 SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"workflow": 7}}}')$$);
+
+-- A workflow that calls itself stops at the nesting limit: the innermost
+-- task fails, and the failure climbs back to the top, one watchdog pass a level.
+\pset format aligned
+\pset tuples_only off
+SELECT wf_define('{"name": "recursive", "tasks": {"again": {"workflow": "recursive"}}}');
+SELECT wf_start('recursive') AS top \gset
+SELECT count(*) AS executions, max(depth) AS deepest FROM wf.execution WHERE workflow = 'recursive';
+SELECT t.error->>'message' AS innermost FROM wf.task t JOIN wf.execution e ON e.id = t.execution_id
+WHERE e.workflow = 'recursive' AND e.depth = 16;
+DO $$ BEGIN WHILE wf_tick() > 0 LOOP END LOOP; END $$;
+SELECT state, count(*) FROM wf.execution WHERE workflow = 'recursive' GROUP BY state;
+SELECT state, error->'error'->>'type' AS type FROM wf.execution WHERE id = :top;
