@@ -23,6 +23,9 @@
 #include "fmgr.h"
 
 #include "pg_wf.h"
+#include "wf_def.h"
+#include "wf_json.h"
+#include "wf_signal.h"
 #include "wf_watchdog.h"
 
 PG_MODULE_MAGIC;
@@ -34,5 +37,6 @@ _PG_init(void)
 {
 	wf_json_init();
 	wf_def_init();
+	wf_signal_init();
 	wf_watchdog_init();
 }

@@ -1,9 +1,10 @@
 /*
  * pg_wf.h — declarations shared by pg_wf's C files.
  *
- * This header must stay free of jansson: jansson.h clashes with
- * PostgreSQL's own JSON headers (json_object, json_typeof), so jansson is
- * used only inside wf_json.c, which exchanges plain C structs through here.
+ * SQLSTATEs, limits, and the compiled workflow graph (plain C structs).
+ * This header must stay free of jansson and of PostgreSQL's JSON headers:
+ * they clash (json_object, json_typeof), and both sides include it. Each
+ * module's functions are declared in its own header (wf_<module>.h).
  */
 #ifndef PG_WF_H
 #define PG_WF_H
@@ -43,7 +44,7 @@
 #define WF_DEFAULT_QUEUE		"default"
 
 /* ---------------------------------------------------------------------
- * Compiled workflow graph (wf_json.c builds it, wf_expr.c compiles its
+ * Compiled workflow graph (wf_json.c builds it, wf_compile.c compiles its
  * expressions, wf_def.c caches it per backend).
  * ---------------------------------------------------------------------
  */
@@ -152,19 +153,5 @@ typedef struct WfGraph
 	Datum		input_defaults;	/* jsonb object of defaults (wf_graph_compile) */
 	MemoryContext cxt;
 } WfGraph;
-
-/* wf_json.c: parse and validate a definition (ereports on bad input). */
-extern WfGraph *wf_parse_definition(const char *json_text, size_t len);
-extern void wf_json_init(void);
-extern int	wf_task_index(const WfGraph *g, const char *name);
-
-/* wf_expr.c */
-extern void wf_expr_check(const char *text, const char *where);
-extern Interval *wf_duration_parse(const char *text, const char *where, bool allow_zero);
-extern void wf_graph_compile(WfGraph *g, Datum definition);
-
-/* wf_def.c */
-extern WfGraph *wf_graph_get(const char *name, int version);
-extern void wf_def_init(void);
 
 #endif							/* PG_WF_H */

@@ -20,6 +20,9 @@
 #include "utils/memutils.h"
 
 #include "pg_wf.h"
+#include "wf_compile.h"
+#include "wf_def.h"
+#include "wf_json.h"
 #include "wf_store.h"
 
 PG_FUNCTION_INFO_V1(wf_define);

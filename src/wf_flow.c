@@ -31,10 +31,14 @@
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
-#include "wf_engine.h"
+#include "wf_def.h"
+#include "wf_execution.h"
 #include "wf_expr.h"
+#include "wf_flow.h"
+#include "wf_foreach.h"
+#include "wf_signal.h"
+#include "wf_step.h"
 #include "wf_store.h"
-#include "wf_watchdog.h"
 
 typedef enum JoinDecision
 {
@@ -78,17 +82,6 @@ push(Worklist *w, int idx, int64 task_id, const char *state, Jsonb *result, Json
 	w->items[w->n].error = error;
 	w->items[w->n].publish = publish;
 	w->n++;
-}
-
-void
-wf_add_ready(WfStep *s, int idx)
-{
-	if (s->new_tasks == NULL)
-	{
-		s->new_tasks = palloc(sizeof(int) * s->g->ntasks);
-		s->new_inputs = palloc(sizeof(Datum) * s->g->ntasks);
-	}
-	s->new_tasks[s->nnew++] = idx;
 }
 
 /* One edge into task idx resolved; what does its join say now? */
@@ -190,6 +183,9 @@ expression_failure(const char *task, const char *what, const char *message)
 	return wf_jsonb_object(3, keys, vals);
 }
 
+static int64 start_execution(const char *name, Jsonb *input, text *key,
+							   int64 parent_task_id, int depth);
+
 typedef struct StartCall
 {
 	const char *workflow;
@@ -204,7 +200,7 @@ start_call(void *arg)
 {
 	StartCall  *c = arg;
 
-	c->child = wf_start_execution(c->workflow, c->input, NULL, c->parent_task_id, c->depth);
+	c->child = start_execution(c->workflow, c->input, NULL, c->parent_task_id, c->depth);
 }
 
 /*
@@ -499,4 +495,184 @@ wf_flow_make_ready(WfStep *s, int idx)
 	if (s->failure)
 		return false;
 	return run_worklist(s, &w);
+}
+
+/*
+ * What follows a task's success: its publish, then its out-edges. Returns
+ * NULL or why the execution must fail.
+ */
+Jsonb *
+wf_flow_succeeded(WfStep *s, int idx, int64 task_id, Jsonb *result)
+{
+	Jsonb	   *failure = wf_publish(s, &s->g->tasks[idx], result);
+
+	if (failure == NULL &&
+		!wf_flow_task_ended(s, idx, task_id, "succeeded", result, NULL))
+		failure = s->failure;
+	return failure;
+}
+
+/* ---------------------------------------------------------------------
+ * Starting an execution: wf_start(), and a sub-workflow task's child. The
+ * one recursion of the engine (start -> make ready -> start a child) stays
+ * inside this file.
+ * ---------------------------------------------------------------------
+ */
+
+/* Check the caller's input against the declared keys; apply defaults. */
+static Jsonb *
+check_input(WfGraph *g, Jsonb *input)
+{
+	if (!JB_ROOT_IS_OBJECT(input))
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_INVALID_INPUT),
+				 errmsg("input of workflow \"%s\" must be a JSON object", g->name)));
+	if (!g->has_input_spec)
+		return input;
+
+	for (int i = 0; i < g->ninputs; i++)
+	{
+		JsonbValue	v;
+
+		if (g->inputs[i].required &&
+			!getKeyJsonValueFromContainer(&input->root, g->inputs[i].key,
+										  strlen(g->inputs[i].key), &v))
+			ereport(ERROR,
+					(errcode(ERRCODE_WF_INVALID_INPUT),
+					 errmsg("input of workflow \"%s\" lacks required key \"%s\"",
+							g->name, g->inputs[i].key)));
+	}
+	{
+		JsonbIterator *it = JsonbIteratorInit(&input->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			bool		known = false;
+
+			if (tok != WJB_KEY)
+				continue;
+			for (int i = 0; i < g->ninputs && !known; i++)
+				known = (strlen(g->inputs[i].key) == (size_t) v.val.string.len &&
+						 memcmp(g->inputs[i].key, v.val.string.val, v.val.string.len) == 0);
+			if (!known)
+				ereport(ERROR,
+						(errcode(ERRCODE_WF_INVALID_INPUT),
+						 errmsg("input of workflow \"%s\" has unknown key \"%.*s\"",
+								g->name, v.val.string.len, v.val.string.val),
+						 errhint("The workflow declares its input keys in \"input\".")));
+		}
+	}
+	return wf_jsonb_concat(DatumGetJsonbP(g->input_defaults), input);
+}
+
+/*
+ * Start an execution (SPI connected): the body of wf_start, and how a
+ * sub-workflow task starts its child. With a key that was used before,
+ * returns that execution instead.
+ */
+static int64
+start_execution(const char *name, Jsonb *input, text *key, int64 parent_task_id, int depth)
+{
+	static WfPlan newest = {
+		"SELECT pg_catalog.max(version) FROM wf.workflow WHERE name = $1",
+		1, {TEXTOID}
+	};
+	static WfPlan insert_execution = {
+		"INSERT INTO wf.execution (workflow, version, state, input, vars, active, key, deadline, "
+		"parent_task_id, depth) "
+		"VALUES ($1, $2, 'running', $3, $4, 0, $5, pg_catalog.now() + $6, $7, $8) "
+		"ON CONFLICT (workflow, key) WHERE key IS NOT NULL DO NOTHING RETURNING id",
+		8, {TEXTOID, INT4OID, JSONBOID, JSONBOID, TEXTOID, INTERVALOID, INT8OID, INT4OID}
+	};
+	static WfPlan existing = {
+		"SELECT id FROM wf.execution WHERE workflow = $1 AND key = $2",
+		2, {TEXTOID, TEXTOID}
+	};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	WfStep		s;
+	Jsonb	   *failure;
+
+	memset(&s, 0, sizeof(s));
+	values[0] = CStringGetTextDatum(name);
+	wf_exec(&newest, values, NULL, 1);
+	if (wf_isnull(0, 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_UNKNOWN_WORKFLOW),
+				 errmsg("workflow \"%s\" does not exist", name),
+				 errhint("Define it first with wf_define().")));
+	s.g = wf_graph_get(name, wf_get_int32(0, 1));
+	s.input = check_input(s.g, input);
+	s.vars = wf_jsonb_object(0, NULL, NULL);
+	if (s.g->vars)
+	{
+		char	   *err = NULL;
+
+		s.vars = wf_eval_template(s.g->vars, wf_context(s.input, s.vars, 0, NULL, NULL, NULL), &err);
+		if (s.vars == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_WF_INVALID_INPUT),
+					 errmsg("cannot start workflow \"%s\": an expression in its vars failed", name),
+					 errdetail("%s", err)));
+	}
+
+	values[1] = Int32GetDatum(s.g->version);
+	values[2] = JsonbPGetDatum(s.input);
+	values[3] = JsonbPGetDatum(s.vars);
+	values[4] = key ? PointerGetDatum(key) : (Datum) 0;
+	nulls[4] = key ? ' ' : 'n';
+	values[5] = s.g->timeout ? IntervalPGetDatum(s.g->timeout) : (Datum) 0;
+	nulls[5] = s.g->timeout ? ' ' : 'n';
+	values[6] = Int64GetDatum(parent_task_id);
+	nulls[6] = parent_task_id ? ' ' : 'n';
+	values[7] = Int32GetDatum(depth);
+	if (wf_exec(&insert_execution, values, nulls, 0) == 0)
+	{
+		/* started before with this key: that execution, not a second one */
+		values[1] = values[4];
+		wf_exec(&existing, values, NULL, 1);
+		ereport(NOTICE,
+				(errmsg("workflow \"%s\" was already started with key \"%s\"; returning that execution",
+						name, text_to_cstring(key))));
+		return wf_get_int64(0, 1);
+	}
+	s.exec_id = wf_get_int64(0, 1);
+	s.parent_task_id = parent_task_id;
+	s.depth = depth;
+	if (s.g->timeout)
+		wf_watchdog_due(GetCurrentTransactionStartTimestamp() +
+						s.g->timeout->day * USECS_PER_DAY + s.g->timeout->time);
+	wf_events_add(&s.ev, 0, NULL, "running", NULL);
+
+	/* Start tasks; engine tasks among them are decided at once. */
+	failure = NULL;
+	for (int i = 0; i < s.g->nstart && failure == NULL && !s.succeed_now; i++)
+		if (!wf_flow_make_ready(&s, s.g->start[i]))
+			failure = s.failure;
+	if (failure == NULL && !s.succeed_now)
+	{
+		/* at the start, a failing input expression refuses the start */
+		failure = wf_prepare_inputs(&s, &s.ctx);
+		if (failure)
+			ereport(ERROR,
+					(errcode(ERRCODE_WF_INVALID_INPUT),
+					 errmsg("cannot start workflow \"%s\": an input expression failed", name),
+					 errdetail("%s", JsonbToCString(NULL, &failure->root, VARSIZE(failure)))));
+		s.inputs_ready = true;
+	}
+	wf_finish_step(&s, failure);
+	wf_events_flush(&s.ev, s.exec_id);
+	return s.exec_id;
+}
+
+/*
+ * Start an execution (SPI connected): the body of wf_start(). With a key
+ * that was used before, returns that execution instead.
+ */
+int64
+wf_start_execution(const char *name, Jsonb *input, text *key)
+{
+	return start_execution(name, input, key, 0, 0);
 }

@@ -29,9 +29,10 @@
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
-#include "wf_engine.h"
 #include "wf_expr.h"
-#include "wf_queue.h"
+#include "wf_foreach.h"
+#include "wf_signal.h"
+#include "wf_step.h"
 #include "wf_store.h"
 
 /* The item count of a for_each task that ended ($1 execution, $2 task name). */
@@ -169,11 +170,12 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 }
 
 /*
- * An item succeeded: count it, release the next one, and when it was the
- * last, complete the for_each task and go on from it.
+ * An item succeeded: count it and release the next one. When it was the
+ * last, complete the for_each task and return true with its row id and
+ * result: the caller goes on from that task's success.
  */
-Jsonb *
-wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr)
+bool
+wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr, int64 *parent_id, Jsonb **result)
 {
 	static WfPlan count = {
 		"UPDATE wf.foreach_state SET done = done + 1 "
@@ -194,8 +196,6 @@ wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr)
 		2, {INT8OID, TEXTOID}
 	};
 	Datum		values[2];
-	int64		parent_id;
-	Jsonb	   *result;
 
 	values[0] = Int64GetDatum(s->exec_id);
 	values[1] = CStringGetTextDatum(tr->name);
@@ -204,23 +204,24 @@ wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr)
 	{
 		if (tr->def->concurrency > 0 && wf_exec(&release, values, NULL, 0) == 1)
 			wf_notify_queue(tr->def->queue);
-		return NULL;
+		return false;
 	}
 	wf_exec(&forget_count, values, NULL, 1);
 	wf_exec(&finish, values, NULL, 1);
-	parent_id = wf_get_int64(0, 1);
-	result = wf_get_jsonb(0, 2);
-	wf_events_add(&s->ev, parent_id, tr->name, "succeeded", NULL);
+	*parent_id = wf_get_int64(0, 1);
+	*result = wf_get_jsonb(0, 2);
+	wf_events_add(&s->ev, *parent_id, tr->name, "succeeded", NULL);
 	s->active--;
-	return wf_succeeded_flow(s, tr->idx, parent_id, result);
+	return true;
 }
 
 /*
- * An item failed after its retries: cancel its siblings still in flight,
- * fail the for_each task, and go on from that failure.
+ * An item failed after its retries: cancel its siblings still in flight
+ * and fail the for_each task. Returns that task's row id, with its error
+ * in *doc: the caller goes on from that failure.
  */
-Jsonb *
-wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error)
+int64
+wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc_out)
 {
 	static WfPlan cancel = {
 		"UPDATE wf.task SET state = 'cancelled', finished_at = pg_catalog.now(), "
@@ -257,5 +258,6 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error)
 		wf_events_add(&s->ev, parent_id, tr->name, "failed", wf_jsonb_object(1, ekeys, &doc));
 	}
 	s->active--;
-	return wf_flow_task_ended(s, tr->idx, parent_id, "failed", NULL, doc) ? NULL : s->failure;
+	*doc_out = doc;
+	return parent_id;
 }

@@ -1,13 +1,18 @@
 /*
  * wf_graph.c — the graph of a definition: task names, edges (requires and
- * transitions), joins, and the refusal of cycles. Part of parsing a
- * definition (wf_json.c); every refusal names its JSON path.
+ * transitions), joins, and the refusal of cycles; and the lookup of a task
+ * by name that the engine uses. Part of parsing a definition (wf_json.c
+ * calls it; it calls wf_parse.c); every refusal names its JSON path.
  */
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
 
-#include "wf_json_int.h"
+#include <jansson.h>
+
+#include "pg_wf.h"
+#include "wf_graph.h"
+#include "wf_parse.h"
 
 static const WfGraph *sort_graph;
 

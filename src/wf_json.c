@@ -8,9 +8,9 @@
  * (WfGraph: tasks, edges, expressions); wf_expr.c then attaches the jsonb
  * templates and compiled jsonpaths.
  *
- * Only this file and wf_graph.c include jansson.h (it clashes with
- * PostgreSQL's JSON headers); what they share is in wf_json_int.h, what
- * the rest of pg_wf sees goes through pg_wf.h.
+ * Layers (bottom to top): wf_parse.c (path errors, templates) ->
+ * wf_graph.c (edges, joins, cycles) -> this file. Only these three files
+ * include jansson.h (it clashes with PostgreSQL's JSON headers).
  */
 #include "postgres.h"
 
@@ -21,23 +21,10 @@
 #include "lib/stringinfo.h"
 
 #include "pg_wf.h"
-#include "wf_json_int.h"
-
-void
-wf_def_error(const char *path, const char *hint, const char *fmt,...)
-{
-	char		problem[1024];
-	va_list		args;
-
-	va_start(args, fmt);
-	vsnprintf(problem, sizeof(problem), fmt, args);
-	va_end(args);
-
-	ereport(ERROR,
-			(errcode(ERRCODE_WF_INVALID_DEFINITION),
-			 errmsg("invalid workflow definition at %s: %s", path, problem),
-			 hint ? errhint("%s", hint) : 0));
-}
+#include "wf_compile.h"
+#include "wf_graph.h"
+#include "wf_json.h"
+#include "wf_parse.h"
 
 /* jansson allocates through palloc: an error unwinds its memory too. */
 static void *
@@ -59,42 +46,6 @@ wf_json_init(void)
 	json_set_alloc_funcs(wf_json_malloc, wf_json_free);
 }
 
-const char *
-wf_json_type_name(const json_t *v)
-{
-	switch (json_typeof(v))
-	{
-		case JSON_OBJECT:
-			return "an object";
-		case JSON_ARRAY:
-			return "an array";
-		case JSON_STRING:
-			return "a string";
-		case JSON_INTEGER:
-		case JSON_REAL:
-			return "a number";
-		case JSON_TRUE:
-		case JSON_FALSE:
-			return "a boolean";
-		case JSON_NULL:
-			return "null";
-	}
-	return "unknown";
-}
-
-static bool
-is_identifier(const char *s)
-{
-	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-		return false;
-	for (s++; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-			  (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return true;
-}
-
-/* Action names may also carry '.', ':' and '-' (e.g. "email.send"). */
 static bool
 is_action_name(const char *s)
 {
@@ -120,39 +71,6 @@ is_queue_name(const char *s)
 	return true;
 }
 
-char *
-wf_path_key(const char *parent, const char *key)
-{
-	if (is_identifier(key))
-		return psprintf("%s.%s", parent, key);
-	return psprintf("%s.\"%s\"", parent, key);
-}
-
-char *
-wf_path_index(const char *parent, size_t i)
-{
-	return psprintf("%s[%zu]", parent, i);
-}
-
-/* Refuse keys outside the allowed list: unknown keys are never ignored. */
-void
-wf_check_keys(json_t *obj, const char *path, const char *const *allowed, const char *hint)
-{
-	const char *key;
-	json_t	   *value;
-
-	json_object_foreach(obj, key, value)
-	{
-		bool		found = false;
-
-		for (int i = 0; allowed[i]; i++)
-			if (strcmp(key, allowed[i]) == 0)
-				found = true;
-		if (!found)
-			wf_def_error(wf_path_key(path, key), hint, "unknown key \"%s\"", key);
-	}
-}
-
 static const char *
 get_name(json_t *v, const char *path, const char *what, bool (*valid) (const char *),
 		 int maxlen, const char *hint)
@@ -172,88 +90,6 @@ get_name(json_t *v, const char *path, const char *what, bool (*valid) (const cha
 	return s;
 }
 
-
-static void
-add_pending(ParseState *ps, WfTemplate *t, int index, const char *path)
-{
-	if (ps->npending == ps->maxpending)
-	{
-		ps->maxpending = ps->maxpending ? ps->maxpending * 2 : 16;
-		ps->pending = ps->pending ?
-			repalloc(ps->pending, sizeof(PendingExpr) * ps->maxpending) :
-			palloc(sizeof(PendingExpr) * ps->maxpending);
-	}
-	ps->pending[ps->npending].tmpl = t;
-	ps->pending[ps->npending].index = index;
-	ps->pending[ps->npending].path = pstrdup(path);
-	ps->npending++;
-}
-
-/* Walk a template value: collect its expressions (deduplicated by text). */
-static void
-scan_template(ParseState *ps, WfTemplate *t, json_t *v, const char *path)
-{
-	switch (json_typeof(v))
-	{
-		case JSON_STRING:
-			{
-				const char *s = json_string_value(v);
-
-				if (s[0] != '$')
-					return;
-				t->dynamic = true;
-				if (s[1] == '$')
-					return;		/* "$$..." is a literal */
-				if (strlen(s) != json_string_length(v))
-					wf_def_error(path, NULL, "expression must not contain NUL characters");
-				if (strlen(s) > WF_MAX_EXPR_LEN)
-					wf_def_error(path, NULL, "expression is %zu bytes long; the limit is %d",
-							  strlen(s), WF_MAX_EXPR_LEN);
-				for (int i = 0; i < t->nexprs; i++)
-					if (strcmp(t->exprs[i].text, s) == 0)
-						return;
-				wf_expr_check(s, path);
-				t->exprs = t->nexprs ?
-					repalloc(t->exprs, sizeof(WfExpr) * (t->nexprs + 1)) :
-					palloc(sizeof(WfExpr));
-				memset(&t->exprs[t->nexprs], 0, sizeof(WfExpr));
-				t->exprs[t->nexprs].text = pstrdup(s);
-				add_pending(ps, t, t->nexprs, path);
-				t->nexprs++;
-				return;
-			}
-		case JSON_OBJECT:
-			{
-				const char *key;
-				json_t	   *value;
-
-				json_object_foreach(v, key, value)
-					scan_template(ps, t, value, wf_path_key(path, key));
-				return;
-			}
-		case JSON_ARRAY:
-			{
-				size_t		i;
-				json_t	   *value;
-
-				json_array_foreach(v, i, value)
-					scan_template(ps, t, value, wf_path_index(path, i));
-				return;
-			}
-		default:
-			return;
-	}
-}
-
-WfTemplate *
-wf_parse_template(ParseState *ps, json_t *v, const char *path)
-{
-	WfTemplate *t = palloc0(sizeof(WfTemplate));
-
-	/* Expressions are resolved once every task name is known. */
-	scan_template(ps, t, v, path);
-	return t;
-}
 
 /*
  * Which tasks an expression reads: "$.tasks.NAME" / "@.tasks.NAME" name one
@@ -500,7 +336,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 						  "A sub-workflow task starts a child execution; the child's tasks have their own policies.",
 						  "%s does not apply to a sub-workflow task", not_with[i]);
 		t->workflow = pstrdup(get_name(x, wf_path_key(path, "workflow"), "workflow name",
-									   is_identifier, WF_MAX_NAME_LEN, IDENT_HINT));
+									   wf_is_identifier, WF_MAX_NAME_LEN, IDENT_HINT));
 		t->action = psprintf("workflow.%s", t->workflow);
 	}
 	x = json_object_get(v, "action");
@@ -586,7 +422,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 					  "publish must be an object, not %s", wf_json_type_name(x));
 		json_object_foreach(x, key, value)
 		{
-			if (strlen(key) > WF_MAX_NAME_LEN || !is_identifier(key))
+			if (strlen(key) > WF_MAX_NAME_LEN || !wf_is_identifier(key))
 				wf_def_error(wf_path_key(ppath, key), IDENT_HINT,
 						  "variable name \"%s\" is not an identifier of at most %d bytes",
 						  key, WF_MAX_NAME_LEN);
@@ -688,7 +524,7 @@ wf_parse_definition(const char *text, size_t len)
 	x = json_object_get(root, "name");
 	if (!x)
 		wf_def_error("$", "Add \"name\": \"my_workflow\".", "definition has no name");
-	g->name = pstrdup(get_name(x, "$.name", "workflow name", is_identifier,
+	g->name = pstrdup(get_name(x, "$.name", "workflow name", wf_is_identifier,
 							   WF_MAX_NAME_LEN, IDENT_HINT));
 
 	x = json_object_get(root, "description");
@@ -744,7 +580,7 @@ wf_parse_definition(const char *text, size_t len)
 		if (strlen(key) > WF_MAX_NAME_LEN)
 			wf_def_error(tpath, NULL, "task name is %zu bytes long; the limit is %d",
 					  strlen(key), WF_MAX_NAME_LEN);
-		if (!is_identifier(key))
+		if (!wf_is_identifier(key))
 			wf_def_error(tpath, IDENT_HINT, "task name \"%s\" is not an identifier", key);
 		parse_task(&ps, &g->tasks[i++], key, value, tpath);
 	}

@@ -1,7 +1,6 @@
 /*
- * wf_lifecycle.c — what an operator does to a whole execution:
- * wf_cancel(), wf_pause(), wf_resume(), wf_rerun(); and the execution
- * timeout the watchdog enforces.
+ * wf_lifecycle.c — what an application or operator does to a whole
+ * execution: wf_start(), wf_cancel(), wf_pause(), wf_resume(), wf_rerun().
  *
  * Each is one engine step on the execution's row lock, so it races a
  * completion like any other step: whoever locks the row first decides,
@@ -21,11 +20,14 @@
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
-#include "wf_engine.h"
-#include "wf_queue.h"
+#include "wf_graph.h"
+#include "wf_execution.h"
+#include "wf_flow.h"
+#include "wf_signal.h"
+#include "wf_step.h"
 #include "wf_store.h"
-#include "wf_watchdog.h"
 
+PG_FUNCTION_INFO_V1(wf_start);
 PG_FUNCTION_INFO_V1(wf_cancel);
 PG_FUNCTION_INFO_V1(wf_pause);
 PG_FUNCTION_INFO_V1(wf_resume);
@@ -62,6 +64,24 @@ done(const char *state)
 
 	SPI_finish();
 	return d;
+}
+
+/* wf_start(workflow text, input jsonb DEFAULT '{}', key text DEFAULT NULL) RETURNS bigint */
+Datum
+wf_start(PG_FUNCTION_ARGS)
+{
+	int64		id;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("workflow name must not be null")));
+	SPI_connect();
+	id = wf_start_execution(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+							PG_ARGISNULL(1) ? wf_jsonb_object(0, NULL, NULL) : PG_GETARG_JSONB_P(1),
+							PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2));
+	SPI_finish();
+	PG_RETURN_INT64(id);
 }
 
 /* wf_cancel(execution_id bigint, reason text) RETURNS text */
@@ -304,47 +324,4 @@ wf_rerun(PG_FUNCTION_ARGS)
 	wf_finish_step(&s, s.failure);
 	wf_step_close(&s);
 	PG_RETURN_DATUM(done("running"));
-}
-
-/* The watchdog: executions whose timeout passed fail. Returns how many. */
-int
-wf_expire_executions(int batch)
-{
-	static WfPlan due = {
-		"SELECT id FROM wf.execution WHERE deadline < pg_catalog.now() "
-		"AND state IN ('running', 'paused') ORDER BY deadline LIMIT $1",
-		1, {INT4OID}
-	};
-	static WfPlan still = {
-		"SELECT deadline < pg_catalog.now() FROM wf.execution WHERE id = $1",
-		1, {INT8OID}
-	};
-	Datum		values[1];
-	uint64		n;
-	int64	   *ids;
-	int			acted = 0;
-
-	values[0] = Int32GetDatum(batch);
-	ids = wf_exec_ids(&due, values, &n);
-	for (uint64 r = 0; r < n; r++)
-	{
-		WfStep		s;
-
-		CHECK_FOR_INTERRUPTS();
-		if (!wf_step_open(&s, ids[r], true))
-			continue;
-		values[0] = Int64GetDatum(ids[r]);
-		wf_exec(&still, values, NULL, 1);
-		if ((is(&s, "running") || is(&s, "paused")) && wf_get_bool(0, 1))
-		{
-			const char *keys[] = {"type", "message"};
-			Jsonb	   *vals[] = {wf_jsonb_string("timeout"),
-			wf_jsonb_string("the execution's timeout passed")};
-
-			wf_fail_execution(&s, wf_jsonb_object(2, keys, vals));
-			acted++;
-		}
-		wf_step_close(&s);
-	}
-	return acted;
 }

@@ -1,5 +1,5 @@
 /*
- * wf_queue.c — the task table as a queue: wf_claim(), tokens, NOTIFY.
+ * wf_queue.c — the task table as a queue: wf_claim().
  *
  * Tasks of a paused execution are skipped through a correlated subquery on
  * the execution's primary key: written as NOT EXISTS, the generic plan
@@ -10,16 +10,11 @@
  * rows only and never waits (SKIP LOCKED), so it cannot take part in a
  * deadlock with the engine's execution-then-task lock order.
  *
- * Each attempt gets a fresh token: WF_TOKEN_BYTES from pg_strong_random,
- * returned to the runner in hex and stored only as its SHA-256, compared
- * in constant time. A new attempt replaces the hash, so an older attempt's
- * token is stale from that moment.
+ * Each claimed attempt gets a fresh token (wf_token.c).
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "commands/async.h"
-#include "common/cryptohash.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -28,74 +23,11 @@
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
-#include "wf_queue.h"
+#include "wf_signal.h"
 #include "wf_store.h"
-#include "wf_watchdog.h"
+#include "wf_token.h"
 
 PG_FUNCTION_INFO_V1(wf_claim);
-
-static void
-sha256(const char *data, size_t len, uint8 *out)
-{
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-
-	if (ctx == NULL ||
-		pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
-		pg_cryptohash_final(ctx, out, WF_HASH_BYTES) < 0)
-		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
-	pg_cryptohash_free(ctx);
-}
-
-char *
-wf_token_new(bytea **hash)
-{
-	uint8		raw[WF_TOKEN_BYTES];
-	char	   *hex = palloc(WF_TOKEN_BYTES * 2 + 1);
-	bytea	   *h = palloc(VARHDRSZ + WF_HASH_BYTES);
-
-	if (!pg_strong_random(raw, sizeof(raw)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random claim token")));
-	for (int i = 0; i < WF_TOKEN_BYTES; i++)
-		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-	SET_VARSIZE(h, VARHDRSZ + WF_HASH_BYTES);
-	sha256(hex, WF_TOKEN_BYTES * 2, (uint8 *) VARDATA(h));
-	*hash = h;
-	return hex;
-}
-
-bytea *
-wf_token_hash(const char *token)
-{
-	bytea	   *h = palloc(VARHDRSZ + WF_HASH_BYTES);
-
-	SET_VARSIZE(h, VARHDRSZ + WF_HASH_BYTES);
-	sha256(token, strlen(token), (uint8 *) VARDATA(h));
-	return h;
-}
-
-bool
-wf_token_matches(const char *token, const bytea *hash)
-{
-	uint8		digest[WF_HASH_BYTES];
-
-	if (hash == NULL || VARSIZE_ANY_EXHDR(hash) != WF_HASH_BYTES)
-		return false;
-	sha256(token, strlen(token), digest);
-	return timingsafe_bcmp(digest, VARDATA_ANY(hash), WF_HASH_BYTES) == 0;
-}
-
-/* Wake the runners of a queue when this transaction commits. */
-void
-wf_notify_queue(const char *queue)
-{
-	char		channel[NAMEDATALEN];
-
-	snprintf(channel, sizeof(channel), "wf_%s", queue);
-	Async_Notify(channel, NULL);
-}
 
 static void
 check_positive_interval(Interval *iv, const char *what)

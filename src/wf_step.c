@@ -1,8 +1,27 @@
 /*
- * wf_step.c — opening an engine step: lock the execution row (then task
- * rows: the lock order of wf_engine.c), load its compiled graph, and read
- * the task a call is about; plus the single-statement fast path of a
- * successful completion.
+ * wf_step.c — an engine step: lock the execution, then its task rows; load
+ * the compiled graph; read the task a call is about, and the task rows and
+ * documents that expressions need. Also the single-statement fast path of
+ * a successful completion.
+ *
+ * Lock order (the concurrency contract, also in DESIGN.md), owned here:
+ *
+ *  1. Every engine step touches one execution. It locks the execution row
+ *     first (FOR NO KEY UPDATE), then task rows of that execution (FOR NO
+ *     KEY UPDATE, or an UPDATE). Never the reverse.
+ *  2. Completions in different executions never wait on each other;
+ *     completions in one execution serialise on its row, so a join sees
+ *     each of its branches exactly once.
+ *  3. The watchdog takes the execution lock with SKIP LOCKED: it never
+ *     waits, and whoever holds the lock first decides the outcome (a
+ *     callback, a cancel, or an expiry); the watchdog looks again later.
+ *  4. wf_claim locks task rows only, with SKIP LOCKED, so it never waits
+ *     and cannot take part in a deadlock with this order.
+ *  5. A parent's step may lock its child executions (parent, then child:
+ *     cancelling a sub-workflow task); a child never locks its parent: its
+ *     end reaches the parent through wf.inbox and the watchdog.
+ *  6. After the locks are taken, the task's state and token are checked
+ *     again (wf_task.c): what is decided is never applied twice.
  */
 #include "postgres.h"
 
@@ -14,7 +33,9 @@
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
-#include "wf_engine.h"
+#include "wf_def.h"
+#include "wf_graph.h"
+#include "wf_step.h"
 #include "wf_store.h"
 
 /* What a step reads of its execution row, in step_load's order. */
@@ -219,6 +240,54 @@ wf_step_vars(WfStep *s)
 	if (s->vars == NULL)
 		load_documents(s);
 	return s->vars;
+}
+
+static WfPlan plan_views_named = {
+	"SELECT name, state, result, error FROM wf.task "
+	"WHERE execution_id = $1 AND name = ANY ($2) AND item IS NULL",
+	2, {INT8OID, TEXTARRAYOID}
+};
+
+static WfPlan plan_views_all = {
+	"SELECT name, state, result, error FROM wf.task WHERE execution_id = $1 AND item IS NULL",
+	1, {INT8OID}
+};
+
+/* ---------------------------------------------------------------------
+ * Context: the task rows that the pending expressions read
+ * ---------------------------------------------------------------------
+ */
+void
+wf_load_views(WfStep *s, bool all, bool *want)
+{
+	uint64		n;
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(s->exec_id);
+	if (all)
+		n = wf_exec(&plan_views_all, values, NULL, 0);
+	else
+	{
+		Datum	   *names = palloc(sizeof(Datum) * s->g->ntasks);
+		int			nnames = 0;
+
+		for (int i = 0; i < s->g->ntasks; i++)
+			if (want[i])
+				names[nnames++] = CStringGetTextDatum(s->g->tasks[i].name);
+		if (nnames == 0)
+			return;
+		values[1] = wf_text_array(names, nnames);
+		n = wf_exec(&plan_views_named, values, NULL, 0);
+	}
+	s->views = palloc(sizeof(WfTaskView) * Max(n, 1));
+	s->nviews = n;
+	for (uint64 r = 0; r < n; r++)
+	{
+		s->views[r].name = wf_get_text(r, 1);
+		s->views[r].state = wf_get_text(r, 2);
+		s->views[r].result = wf_get_jsonb(r, 3);
+		s->views[r].error = wf_get_jsonb(r, 4);
+	}
 }
 
 /* The expression context of the step, with the task rows loaded so far. */

@@ -2,7 +2,7 @@
  * wf_task.c — what runners and third parties call about one task:
  * wf_task_complete(), wf_task_delegate(), wf_heartbeat().
  *
- * Each call is one engine step (wf_engine.c): lock the execution, then the
+ * Each call is one engine step (wf_step.c, wf_attempt.c): lock the execution, then the
  * task, then check under the locks that the caller holds the current
  * attempt's token and that the task is in a state the call applies to.
  * Token rules:
@@ -29,10 +29,12 @@
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
+#include "wf_attempt.h"
 #include "wf_audit.h"
-#include "wf_engine.h"
-#include "wf_queue.h"
-#include "wf_watchdog.h"
+#include "wf_signal.h"
+#include "wf_step.h"
+#include "wf_store.h"
+#include "wf_token.h"
 
 PG_FUNCTION_INFO_V1(wf_task_complete);
 PG_FUNCTION_INFO_V1(wf_task_complete_batch);

@@ -37,11 +37,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
-#include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lwlock.h"
-#include "storage/shmem.h"
-#include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -49,8 +45,10 @@
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
-#include "wf_engine.h"
-#include "wf_queue.h"
+#include "wf_attempt.h"
+#include "wf_execution.h"
+#include "wf_signal.h"
+#include "wf_step.h"
 #include "wf_store.h"
 #include "wf_watchdog.h"
 
@@ -61,76 +59,6 @@ PGDLLEXPORT void wf_watchdog_main(Datum arg);
 static char *wf_database = NULL;
 static int	wf_batch_size = 1000;
 static int	wf_max_sleep = 60000;	/* ms */
-
-/* Shared with the worker: where to wake it, and when it plans to wake. */
-typedef struct WfShared
-{
-	slock_t		mutex;
-	Latch	   *latch;			/* the worker's, or NULL */
-	TimestampTz next_wake;		/* 0: awake (any new due time wakes it) */
-} WfShared;
-
-static WfShared *shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-/* Earliest due time this transaction created (0: none). */
-static TimestampTz pending_due = 0;
-
-static void
-wf_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(WfShared)));
-}
-
-static void
-wf_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = ShmemInitStruct("pg_wf", sizeof(WfShared), &found);
-	if (!found)
-	{
-		SpinLockInit(&shared->mutex);
-		shared->latch = NULL;
-		shared->next_wake = 0;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* At commit, wake the worker if this transaction made something due earlier. */
-static void
-wf_xact_callback(XactEvent event, void *arg)
-{
-	Latch	   *latch = NULL;
-
-	if (pending_due == 0)
-		return;
-	if (event == XACT_EVENT_COMMIT && shared != NULL)
-	{
-		SpinLockAcquire(&shared->mutex);
-		if (shared->latch && (shared->next_wake == 0 || pending_due < shared->next_wake))
-			latch = shared->latch;
-		SpinLockRelease(&shared->mutex);
-		if (latch)
-			SetLatch(latch);
-	}
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-		pending_due = 0;
-}
-
-void
-wf_watchdog_due(TimestampTz when)
-{
-	if (shared != NULL && (pending_due == 0 || when < pending_due))
-		pending_due = when;
-}
 
 void
 wf_watchdog_init(void)
@@ -152,15 +80,8 @@ wf_watchdog_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pg_wf");
 
-	RegisterXactCallback(wf_xact_callback, NULL);
-
 	if (!process_shared_preload_libraries_in_progress)
 		return;
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = wf_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = wf_shmem_startup;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -308,8 +229,51 @@ finish_parents(int batch)
 	return acted;
 }
 
-int
-wf_tick_run(int batch)
+/* The watchdog: executions whose timeout passed fail. Returns how many. */
+static int
+expire_executions(int batch)
+{
+	static WfPlan due = {
+		"SELECT id FROM wf.execution WHERE deadline < pg_catalog.now() "
+		"AND state IN ('running', 'paused') ORDER BY deadline LIMIT $1",
+		1, {INT4OID}
+	};
+	static WfPlan still = {
+		"SELECT deadline < pg_catalog.now() FROM wf.execution WHERE id = $1",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	uint64		n;
+	int64	   *ids;
+	int			acted = 0;
+
+	values[0] = Int32GetDatum(batch);
+	ids = wf_exec_ids(&due, values, &n);
+	for (uint64 r = 0; r < n; r++)
+	{
+		WfStep		s;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!wf_step_open(&s, ids[r], true))
+			continue;
+		values[0] = Int64GetDatum(ids[r]);
+		wf_exec(&still, values, NULL, 1);
+		if ((strcmp(s.state, "running") == 0 || strcmp(s.state, "paused") == 0) && wf_get_bool(0, 1))
+		{
+			const char *keys[] = {"type", "message"};
+			Jsonb	   *vals[] = {wf_jsonb_string("timeout"),
+			wf_jsonb_string("the execution's timeout passed")};
+
+			wf_fail_execution(&s, wf_jsonb_object(2, keys, vals));
+			acted++;
+		}
+		wf_step_close(&s);
+	}
+	return acted;
+}
+
+static int
+tick_run(int batch)
 {
 	static WfPlan leases = {
 		"SELECT id, execution_id FROM wf.task "
@@ -338,7 +302,7 @@ wf_tick_run(int batch)
 					"the lease passed without a completion or heartbeat", batch);
 	acted += expire(&deadlines, "delegated", "timeout",
 					"the delegate deadline passed without a callback", batch);
-	acted += wf_expire_executions(batch);
+	acted += expire_executions(batch);
 	acted += finish_parents(batch);
 
 	values[0] = Int32GetDatum(batch);
@@ -358,7 +322,7 @@ wf_tick(PG_FUNCTION_ARGS)
 	int			acted;
 
 	SPI_connect();
-	acted = wf_tick_run(wf_batch_size);
+	acted = tick_run(wf_batch_size);
 	SPI_finish();
 	PG_RETURN_INT32(acted);
 }
@@ -406,7 +370,7 @@ worker_pass(TimestampTz *due, bool *installed)
 	*due = 0;
 	if (*installed)
 	{
-		acted = wf_tick_run(wf_batch_size);
+		acted = tick_run(wf_batch_size);
 		*due = next_due();
 	}
 
@@ -416,14 +380,6 @@ worker_pass(TimestampTz *due, bool *installed)
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return acted;
-}
-
-static void
-worker_exit(int code, Datum arg)
-{
-	SpinLockAcquire(&shared->mutex);
-	shared->latch = NULL;
-	SpinLockRelease(&shared->mutex);
 }
 
 void
@@ -437,11 +393,7 @@ wf_watchdog_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(wf_database, NULL, 0);
 
-	SpinLockAcquire(&shared->mutex);
-	shared->latch = MyLatch;
-	shared->next_wake = 0;
-	SpinLockRelease(&shared->mutex);
-	on_shmem_exit(worker_exit, (Datum) 0);
+	wf_signal_attach_worker(MyLatch);
 
 	ereport(LOG,
 			(errmsg("pg_wf watchdog started in database \"%s\" (batch_size %d, max_sleep %d ms)",
@@ -466,9 +418,7 @@ wf_watchdog_main(Datum arg)
 							wf_batch_size, wf_max_sleep)));
 		}
 
-		SpinLockAcquire(&shared->mutex);
-		shared->next_wake = 0;	/* awake: any new due time must wake us again */
-		SpinLockRelease(&shared->mutex);
+		wf_signal_worker_awake();
 
 		do
 		{
@@ -496,9 +446,7 @@ wf_watchdog_main(Datum arg)
 			/* past due after a pass: its rows are locked; look again soon */
 			sleep_ms = Min(sleep_ms, until > 0 ? until + 1 : 100);
 		}
-		SpinLockAcquire(&shared->mutex);
-		shared->next_wake = TimestampTzPlusMilliseconds(now, sleep_ms);
-		SpinLockRelease(&shared->mutex);
+		wf_signal_worker_sleeps_until(TimestampTzPlusMilliseconds(now, sleep_ms));
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 sleep_ms, PG_WAIT_EXTENSION);

@@ -1,8 +1,11 @@
 /*
- * wf_engine.h — engine steps: one locked execution at a time.
+ * wf_step.h — an engine step: one locked execution, the task rows it
+ * locks, and the expression context it reads. Every layer above this one
+ * (execution bookkeeping, for_each, flow, attempts, the SQL calls) works on
+ * a WfStep.
  */
-#ifndef WF_ENGINE_H
-#define WF_ENGINE_H
+#ifndef WF_STEP_H
+#define WF_STEP_H
 
 #include "utils/jsonb.h"
 
@@ -62,44 +65,14 @@ typedef struct WfTaskRow
 
 extern bool wf_step_open(WfStep *s, int64 exec_id, bool skip_locked);
 extern void wf_step_open_task(WfStep *s, int64 task_id);
+extern void wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr);
 extern bool wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result,
 						   WfTaskRow *tr);
-extern const char *wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result,
-									   Jsonb *detail);
-extern void wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr);
 extern void wf_step_close(WfStep *s);
+
 extern Jsonb *wf_step_input(WfStep *s);
 extern Jsonb *wf_step_vars(WfStep *s);
-extern Jsonb *wf_step_context(WfStep *s, Jsonb *result, Jsonb *error);
-extern const char *wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result,
-										Jsonb *detail);
-extern const char *wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,
-									 bool expired, Jsonb *detail);
-extern void wf_fail_execution(WfStep *s, Jsonb *error);
-extern void wf_cancel_rest(WfStep *s);
-extern void wf_cancel_children(int64 parent_task_id, const char *reason);
-extern int64 wf_start_execution(const char *name, Jsonb *input, text *key,
-								int64 parent_task_id, int depth);
-extern void wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error);
 extern void wf_load_views(WfStep *s, bool all, bool *want);
-extern void wf_insert_new_tasks(WfStep *s);
-extern void wf_finish_step(WfStep *s, Jsonb *failure);
+extern Jsonb *wf_step_context(WfStep *s, Jsonb *result, Jsonb *error);
 
-extern Jsonb *wf_publish(WfStep *s, WfTask *t, Jsonb *result);
-extern Jsonb *wf_succeeded_flow(WfStep *s, int idx, int64 task_id, Jsonb *result);
-
-/* wf_foreach.c */
-extern bool wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended);
-extern Jsonb *wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr);
-extern Jsonb *wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error);
-
-/* wf_lifecycle.c */
-extern int	wf_expire_executions(int batch);
-
-/* wf_flow.c */
-extern void wf_add_ready(WfStep *s, int idx);
-extern bool wf_flow_make_ready(WfStep *s, int idx);
-extern bool wf_flow_task_ended(WfStep *s, int idx, int64 task_id, const char *state,
-							   Jsonb *result, Jsonb *error);
-
-#endif							/* WF_ENGINE_H */
+#endif							/* WF_STEP_H */

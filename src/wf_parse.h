@@ -1,10 +1,9 @@
 /*
- * wf_json_int.h — shared by the two jansson files, wf_json.c (tasks and
- * templates) and wf_graph.c (edges, joins, cycles). Includes jansson.h, so
- * no other file may include it.
+ * wf_parse.h — what the jansson files share (wf_parse.c, wf_graph.c,
+ * wf_json.c). Includes jansson.h, so no other file may include it.
  */
-#ifndef WF_JSON_INT_H
-#define WF_JSON_INT_H
+#ifndef WF_PARSE_H
+#define WF_PARSE_H
 
 #include <jansson.h>
 
@@ -32,6 +31,7 @@ typedef struct ParseState
 
 extern void wf_def_error(const char *path, const char *hint, const char *fmt,...)
 			pg_attribute_printf(3, 4) pg_attribute_noreturn();
+extern bool wf_is_identifier(const char *s);
 extern const char *wf_json_type_name(const json_t *v);
 extern char *wf_path_key(const char *parent, const char *key);
 extern char *wf_path_index(const char *parent, size_t i);
@@ -39,9 +39,4 @@ extern void wf_check_keys(json_t *obj, const char *path, const char *const *allo
 						  const char *hint);
 extern WfTemplate *wf_parse_template(ParseState *ps, json_t *v, const char *path);
 
-/* wf_graph.c */
-extern void wf_build_name_index(WfGraph *g);
-extern void wf_resolve_edges(ParseState *ps);
-extern void wf_check_cycles(WfGraph *g);
-
-#endif							/* WF_JSON_INT_H */
+#endif							/* WF_PARSE_H */

@@ -1,8 +1,8 @@
 /*
- * wf_queue.h — claim tokens and runner wake-ups.
+ * wf_token.h — claim and callback tokens.
  */
-#ifndef WF_QUEUE_H
-#define WF_QUEUE_H
+#ifndef WF_TOKEN_H
+#define WF_TOKEN_H
 
 #include "postgres.h"
 
@@ -12,6 +12,5 @@
 extern char *wf_token_new(bytea **hash);
 extern bool wf_token_matches(const char *token, const bytea *hash);
 extern bytea *wf_token_hash(const char *token);
-extern void wf_notify_queue(const char *queue);
 
-#endif							/* WF_QUEUE_H */
+#endif							/* WF_TOKEN_H */

@@ -1,0 +1,174 @@
+/*
+ * wf_attempt.c — what an attempt's outcome leads to, inside one engine
+ * step: a success records the result and goes on from the task (or, for a
+ * for_each item, counts it); a failure retries if the task's policy allows
+ * (back-off, jitter) and otherwise fails the task and goes on from that
+ * failure (an on_error edge handles it, or the execution fails). Called by
+ * the SQL layer: a runner's or third party's completion (wf_task.c) and
+ * the watchdog's expiries and sub-workflow ends (wf_watchdog.c).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "pg_wf.h"
+#include "wf_attempt.h"
+#include "wf_execution.h"
+#include "wf_expr.h"
+#include "wf_flow.h"
+#include "wf_foreach.h"
+#include "wf_signal.h"
+#include "wf_step.h"
+#include "wf_store.h"
+
+/* The attempt succeeded: record it, schedule its successors. */
+const char *
+wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
+{
+	static WfPlan finish = {
+		"UPDATE wf.task SET state = 'succeeded', result = $2, error = NULL, "
+		"finished_at = pg_catalog.now(), lease_until = NULL, deadline = NULL WHERE id = $1",
+		2, {INT8OID, JSONBOID}
+	};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+
+	values[0] = Int64GetDatum(tr->id);
+	values[1] = result ? JsonbPGetDatum(result) : (Datum) 0;
+	nulls[1] = result ? ' ' : 'n';
+	wf_exec(&finish, values, nulls, 1);
+	return wf_schedule_success(s, tr, result, detail);
+}
+
+/* After a task succeeded (its row already updated): what follows. */
+const char *
+wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
+{
+	Jsonb	   *failure = NULL;
+
+	wf_events_add(&s->ev, tr->id, tr->name, "succeeded", detail);
+	s->active--;
+	if (tr->item < 0)
+		failure = wf_flow_succeeded(s, tr->idx, tr->id, result);
+	else
+	{
+		int64		parent_id;
+		Jsonb	   *all;
+
+		/* the last item completes the for_each task: go on from it */
+		if (wf_foreach_item_succeeded(s, tr, &parent_id, &all))
+			failure = wf_flow_succeeded(s, tr->idx, parent_id, all);
+	}
+	wf_finish_step(s, failure);
+	return "succeeded";
+}
+
+/*
+ * How long to wait before retry number n (n >= 1): delay * backoff^(n-1),
+ * capped at max_delay (and at ten years), with "equal jitter" if asked:
+ * half the delay plus a random part of the other half.
+ */
+static Interval *
+retry_delay(WfRetry *r, int n)
+{
+	double		base = (double) r->delay->day * USECS_PER_DAY + r->delay->time;
+	double		d = base * pow(r->backoff, n - 1);
+	double		cap = 10.0 * 365 * USECS_PER_DAY;
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	if (r->max_delay)
+		cap = Min(cap, (double) r->max_delay->day * USECS_PER_DAY + r->max_delay->time);
+	if (isnan(d) || d > cap)
+		d = cap;
+	if (r->jitter)
+		d = d / 2 + pg_prng_double(&pg_global_prng_state) * (d / 2);
+	iv->time = (TimeOffset) d;
+	return iv;
+}
+
+/*
+ * The attempt failed (a runner's error, an expired lease or a delegate
+ * timeout): retry if the policy allows, else fail the task and execution.
+ * expired: the watchdog ended it; its token is remembered as expired.
+ * Returns the task's new state.
+ */
+const char *
+wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *detail)
+{
+	static WfPlan retry = {
+		"UPDATE wf.task SET state = 'ready', error = $2, "
+		"not_before = pg_catalog.now() + $3, "
+		"wake_at = CASE WHEN $3 > '0'::pg_catalog.interval THEN pg_catalog.now() + $3 END, "
+		"expired_token_hash = CASE WHEN $4 THEN token_hash ELSE expired_token_hash END, "
+		"token_hash = NULL, lease_until = NULL, deadline = NULL, runner = NULL "
+		"WHERE id = $1 RETURNING not_before, queue",
+		4, {INT8OID, JSONBOID, INTERVALOID, BOOLOID}
+	};
+	static WfPlan fail = {
+		"UPDATE wf.task SET state = 'failed', error = $2, finished_at = pg_catalog.now(), "
+		"expired_token_hash = CASE WHEN $3 THEN token_hash ELSE expired_token_hash END, "
+		"token_hash = CASE WHEN $3 THEN NULL ELSE token_hash END, "
+		"lease_until = NULL, deadline = NULL WHERE id = $1",
+		3, {INT8OID, JSONBOID, BOOLOID}
+	};
+	WfRetry    *r = tr->def->retry;
+	Datum		values[4];
+
+	values[0] = Int64GetDatum(tr->id);
+	values[1] = JsonbPGetDatum(error);
+	if (r && tr->attempt <= r->count)
+	{
+		Interval   *delay = retry_delay(r, tr->attempt);
+		TimestampTz not_before;
+		const char *keys[] = {"error", "retry", "delay", "not_before"};
+		Jsonb	   *vals[4];
+		char	   *queue;
+
+		values[2] = IntervalPGetDatum(delay);
+		values[3] = BoolGetDatum(expired);
+		wf_exec(&retry, values, NULL, 1);
+		not_before = wf_get_timestamptz(0, 1);
+		queue = wf_get_text(0, 2);
+		if (delay->time == 0 && delay->day == 0)
+			wf_notify_queue(queue);
+		else
+			wf_watchdog_due(not_before);
+
+		vals[0] = error;
+		vals[1] = wf_jsonb_int(tr->attempt);
+		vals[2] = wf_jsonb_string(DatumGetCString(DirectFunctionCall1(interval_out,
+																	  IntervalPGetDatum(delay))));
+		vals[3] = wf_jsonb_string(timestamptz_to_str(not_before));
+		wf_events_add(&s->ev, tr->id, tr->name, "ready",
+					  wf_jsonb_concat(detail, wf_jsonb_object(4, keys, vals)));
+		return "ready";
+	}
+
+	values[2] = BoolGetDatum(expired);
+	wf_exec(&fail, values, NULL, 1);
+	{
+		const char *keys[] = {"error"};
+
+		wf_events_add(&s->ev, tr->id, tr->name, "failed",
+					  wf_jsonb_concat(detail, wf_jsonb_object(1, keys, &error)));
+	}
+	/* An on_error edge that fires handles the failure; else the execution fails. */
+	s->active--;
+	{
+		int64		id = tr->id;
+
+		/* an item's failure fails its for_each task: go on from that */
+		if (tr->item >= 0)
+			id = wf_foreach_item_failed(s, tr, error, &error);
+		wf_finish_step(s, wf_flow_task_ended(s, tr->idx, id, "failed", NULL, error) ?
+					   NULL : s->failure);
+	}
+	return "failed";
+}

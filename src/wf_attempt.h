@@ -1,0 +1,16 @@
+/*
+ * wf_attempt.h — what an attempt's success or failure leads to.
+ */
+#ifndef WF_ATTEMPT_H
+#define WF_ATTEMPT_H
+
+#include "wf_step.h"
+
+extern const char *wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result,
+										Jsonb *detail);
+extern const char *wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result,
+									   Jsonb *detail);
+extern const char *wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,
+									 bool expired, Jsonb *detail);
+
+#endif							/* WF_ATTEMPT_H */

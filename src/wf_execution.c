@@ -1,0 +1,397 @@
+/*
+ * wf_execution.c — an execution's bookkeeping inside one engine step:
+ * insert the tasks made ready, evaluate their inputs, merge a publish into
+ * vars, store the execution row (with the step's history rows), and end an
+ * execution: succeed when nothing is left active, fail, or cancel what is
+ * left (and the children of cancelled sub-workflow tasks).
+ *
+ * "Active" means one thing everywhere: a task row in state ready, running
+ * or delegated. wf.execution.active counts them, so finding that nothing
+ * is left is O(1); every step keeps the count in WfStep.active and stores
+ * it with the execution row.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "pg_wf.h"
+#include "wf_execution.h"
+#include "wf_expr.h"
+#include "wf_signal.h"
+#include "wf_step.h"
+#include "wf_store.h"
+
+static void cancel_children(int64 parent_task_id, const char *reason);
+
+static WfPlan plan_insert_tasks = {
+	"INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state) "
+	"SELECT $1, u.name, u.action, u.queue, u.input, u.timeout, 'ready' "
+	"FROM unnest($2::pg_catalog.text[], $3::pg_catalog.text[], "
+	"$4::pg_catalog.text[], $5::pg_catalog.jsonb[], $6::pg_catalog.interval[]) "
+	"AS u(name, action, queue, input, timeout) "
+	"RETURNING id, name",
+	6, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID}
+};
+
+void
+wf_add_ready(WfStep *s, int idx)
+{
+	if (s->new_tasks == NULL)
+	{
+		s->new_tasks = palloc(sizeof(int) * s->g->ntasks);
+		s->new_inputs = palloc(sizeof(Datum) * s->g->ntasks);
+	}
+	s->new_tasks[s->nnew++] = idx;
+}
+
+
+/*
+ * The execution's new bookkeeping, and every history row the step buffered,
+ * in one statement.
+ */
+void
+wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error)
+{
+	static WfPlan plan = {
+		"WITH ev AS ("
+		"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)"
+		"  SELECT $1, u.task_id, u.task, u.state, u.detail"
+		"  FROM unnest($7::pg_catalog.int8[], $8::pg_catalog.text[],"
+		"              $9::pg_catalog.text[], $10::pg_catalog.jsonb[])"
+		"       AS u(task_id, task, state, detail))"
+		"UPDATE wf.execution SET active = $2, vars = COALESCE($3, vars), state = $4, output = $5, "
+		"error = $6, updated_at = pg_catalog.now(), "
+		"finished_at = CASE WHEN $4 = 'running' THEN NULL ELSE pg_catalog.now() END "
+		"WHERE id = $1",
+		10, {INT8OID, INT4OID, JSONBOID, TEXTOID, JSONBOID, JSONBOID,
+		INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID}
+	};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(s->exec_id);
+	values[1] = Int32GetDatum(s->active);
+	/* vars only if a publish changed them: an unchanged document is not rewritten */
+	values[2] = s->vars_changed ? JsonbPGetDatum(s->vars) : (Datum) 0;
+	nulls[2] = s->vars_changed ? ' ' : 'n';
+	values[3] = CStringGetTextDatum(state);
+	values[4] = output ? JsonbPGetDatum(output) : (Datum) 0;
+	nulls[4] = output ? ' ' : 'n';
+	values[5] = error ? JsonbPGetDatum(error) : (Datum) 0;
+	nulls[5] = error ? ' ' : 'n';
+	wf_events_arrays(&s->ev, &values[6]);
+	wf_exec(&plan, values, nulls, 1);
+	s->ev.n = 0;
+
+	/* A sub-workflow that ended: its parent's task is finished by the watchdog. */
+	if (s->parent_task_id != 0 && !s->no_inbox && strcmp(state, "running") != 0 &&
+		strcmp(state, "paused") != 0)
+	{
+		static WfPlan inbox = {
+			"INSERT INTO wf.inbox (parent_task_id, child_execution_id, state, output, error) "
+			"VALUES ($1, $2, $3, $4, $5)",
+			5, {INT8OID, INT8OID, TEXTOID, JSONBOID, JSONBOID}
+		};
+		Datum		ivalues[5];
+		char		inulls[5] = {' ', ' ', ' ', nulls[4], nulls[5]};
+
+		ivalues[0] = Int64GetDatum(s->parent_task_id);
+		ivalues[1] = Int64GetDatum(s->exec_id);
+		ivalues[2] = values[3];
+		ivalues[3] = values[4];
+		ivalues[4] = values[5];
+		wf_exec(&inbox, ivalues, inulls, 1);
+		wf_watchdog_due(GetCurrentTransactionStartTimestamp());
+	}
+}
+
+
+/* ---------------------------------------------------------------------
+ * Scheduling
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Evaluate the inputs of the tasks made ready. Returns NULL, or the failure
+ * document of the first expression that raised an error.
+ */
+static Jsonb *
+eval_new_inputs(WfStep *s, Jsonb *ctx)
+{
+	for (int i = 0; i < s->nnew; i++)
+	{
+		WfTask	   *t = &s->g->tasks[s->new_tasks[i]];
+		Jsonb	   *in;
+		char	   *err = NULL;
+
+		if (t->input == NULL)
+			in = wf_jsonb_object(0, NULL, NULL);
+		else if ((in = wf_eval_template(t->input, ctx, &err)) == NULL)
+		{
+			const char *keys[] = {"type", "task", "message"};
+			Jsonb	   *vals[] = {wf_jsonb_string("expression_error"),
+			wf_jsonb_string(t->name), wf_jsonb_string(err)};
+
+			return wf_jsonb_object(3, keys, vals);
+		}
+		s->new_inputs[i] = JsonbPGetDatum(in);
+	}
+	return NULL;
+}
+
+static void
+insert_new_tasks(WfStep *s)
+{
+	Datum	   *names,
+			   *actions,
+			   *queues,
+			   *timeouts;
+	bool	   *tnulls;
+	Datum		values[6];
+	uint64		n;
+
+	if (s->nnew == 0)
+		return;
+	names = palloc(sizeof(Datum) * s->nnew);
+	actions = palloc(sizeof(Datum) * s->nnew);
+	queues = palloc(sizeof(Datum) * s->nnew);
+	timeouts = palloc(sizeof(Datum) * s->nnew);
+	tnulls = palloc(sizeof(bool) * s->nnew);
+	for (int i = 0; i < s->nnew; i++)
+	{
+		WfTask	   *t = &s->g->tasks[s->new_tasks[i]];
+
+		names[i] = CStringGetTextDatum(t->name);
+		actions[i] = CStringGetTextDatum(t->action);
+		queues[i] = CStringGetTextDatum(t->queue);
+		timeouts[i] = t->timeout ? IntervalPGetDatum(t->timeout) : (Datum) 0;
+		tnulls[i] = (t->timeout == NULL);
+		wf_notify_queue(t->queue);
+	}
+	values[0] = Int64GetDatum(s->exec_id);
+	values[1] = wf_text_array(names, s->nnew);
+	values[2] = wf_text_array(actions, s->nnew);
+	values[3] = wf_text_array(queues, s->nnew);
+	values[4] = wf_jsonb_array(s->new_inputs, s->nnew);
+	{
+		int			dims[1] = {s->nnew};
+		int			lbs[1] = {1};
+
+		values[5] = PointerGetDatum(construct_md_array(timeouts, tnulls, 1, dims, lbs,
+													   INTERVALOID, sizeof(Interval),
+													   false, TYPALIGN_DOUBLE));
+	}
+	n = wf_exec(&plan_insert_tasks, values, NULL, s->nnew);
+	for (uint64 r = 0; r < n; r++)
+		wf_events_add(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), "ready", NULL);
+	s->active += s->nnew;
+}
+
+/*
+ * Cancel every task of the execution that is still active. Its joins'
+ * counts stay, for wf_rerun.
+ */
+void
+wf_cancel_rest(WfStep *s)
+{
+	static WfPlan cancel = {
+		"UPDATE wf.task SET state = 'cancelled', finished_at = pg_catalog.now(), "
+		"lease_until = NULL, deadline = NULL, wake_at = NULL "
+		"WHERE execution_id = $1 AND state IN ('ready', 'running', 'delegated') "
+		"RETURNING id, name, action",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	uint64		n;
+
+	int64	   *subs;
+	int			nsubs = 0;
+
+	values[0] = Int64GetDatum(s->exec_id);
+	n = wf_exec(&cancel, values, NULL, 0);
+	subs = palloc(sizeof(int64) * Max(n, 1));
+	for (uint64 r = 0; r < n; r++)
+	{
+		wf_events_add(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), "cancelled", NULL);
+		if (strncmp(wf_get_text(r, 3), "workflow.", 9) == 0)
+			subs[nsubs++] = wf_get_int64(r, 1);
+	}
+	s->active = 0;
+	s->nnew = 0;
+	/* Cancelling a sub-workflow task cancels its child (parent, then child: the lock order). */
+	for (int i = 0; i < nsubs; i++)
+		cancel_children(subs[i], "its parent task was cancelled");
+	s->nnew = 0;
+}
+
+/* Cancel the running child executions of a (sub-workflow) task. */
+static void
+cancel_children(int64 parent_task_id, const char *reason)
+{
+	static WfPlan children = {
+		"SELECT id FROM wf.execution WHERE parent_task_id = $1 AND state IN ('running', 'paused')",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	uint64		n;
+	int64	   *ids;
+
+	values[0] = Int64GetDatum(parent_task_id);
+	ids = wf_exec_ids(&children, values, &n);
+	for (uint64 r = 0; r < n; r++)
+	{
+		WfStep		c;
+		const char *keys[] = {"type", "reason"};
+		Jsonb	   *vals[] = {wf_jsonb_string("cancelled"), wf_jsonb_string(reason)};
+		Jsonb	   *doc = wf_jsonb_object(2, keys, vals);
+
+		wf_step_open(&c, ids[r], false);
+		if (strcmp(c.state, "running") != 0 && strcmp(c.state, "paused") != 0)
+			continue;
+		c.no_inbox = true;		/* its parent task is being cancelled already */
+		wf_cancel_rest(&c);
+		wf_events_add(&c.ev, 0, NULL, "cancelled", doc);
+		wf_update_execution(&c, "cancelled", NULL, doc);
+	}
+}
+
+/* End the execution as failed: cancel what is left, record the error. */
+void
+wf_fail_execution(WfStep *s, Jsonb *error)
+{
+	wf_cancel_rest(s);
+	wf_events_add(&s->ev, 0, NULL, "failed", error);
+	wf_update_execution(s, "failed", NULL, error);
+}
+
+/* Store the execution's new bookkeeping; finish it if nothing is left. */
+static void
+save_execution(WfStep *s, Jsonb *ctx_for_output)
+{
+	const char *state = s->state ? s->state : "running";	/* or paused */
+	Jsonb	   *output = NULL;
+
+	if (s->active == 0)
+	{
+		char	   *err = NULL;
+
+		output = wf_step_vars(s);
+		if (s->g->output &&
+			(output = wf_eval_template(s->g->output, ctx_for_output, &err)) == NULL)
+		{
+			const char *keys[] = {"type", "task", "message"};
+			Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), NULL,
+			wf_jsonb_string(psprintf("output: %s", err))};
+
+			wf_fail_execution(s, wf_jsonb_object(3, keys, vals));
+			return;
+		}
+		state = "succeeded";
+		wf_events_add(&s->ev, 0, NULL, state, NULL);
+	}
+	wf_update_execution(s, state, output, NULL);
+}
+
+/*
+ * Evaluate the finishing task's publish (its context has "result") and
+ * merge it into vars. Returns NULL or an expression failure document.
+ */
+Jsonb *
+wf_publish(WfStep *s, WfTask *t, Jsonb *result)
+{
+	bool	   *want;
+	bool		all = false;
+	Jsonb	   *published;
+	char	   *err = NULL;
+
+	if (t->publish == NULL)
+		return NULL;
+	want = palloc0(sizeof(bool) * s->g->ntasks);
+	if (wf_template_refs(t->publish, &all, want))
+		wf_load_views(s, all, want);
+	published = wf_eval_template(t->publish,
+								 wf_step_context(s, result, NULL),
+								 &err);
+	if (published == NULL)
+	{
+		const char *keys[] = {"type", "task", "message"};
+		Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), wf_jsonb_string(t->name),
+		wf_jsonb_string(psprintf("publish: %s", err))};
+
+		return wf_jsonb_object(3, keys, vals);
+	}
+	s->vars = wf_jsonb_concat(wf_step_vars(s), published);
+	s->vars_changed = true;
+	return NULL;
+}
+
+/*
+ * Evaluate the inputs of the tasks made ready (and load what they, and the
+ * output if the execution may end, read). Returns NULL or a failure
+ * document; *ctx_out is the context, or NULL if no template needed one.
+ */
+Jsonb *
+wf_prepare_inputs(WfStep *s, Jsonb **ctx_out)
+{
+	bool	   *want;
+	bool		all = false;
+	bool		need = false;
+	bool		dynamic;
+	bool		may_finish = (s->active + s->nnew == 0);
+
+	*ctx_out = NULL;
+	dynamic = may_finish && s->g->output && s->g->output->dynamic;
+	for (int i = 0; i < s->nnew && !dynamic; i++)
+	{
+		WfTemplate *in = s->g->tasks[s->new_tasks[i]].input;
+
+		dynamic = (in && in->dynamic);
+	}
+	if (dynamic)
+	{
+		want = palloc0(sizeof(bool) * s->g->ntasks);
+		for (int i = 0; i < s->nnew; i++)
+			need |= wf_template_refs(s->g->tasks[s->new_tasks[i]].input, &all, want);
+		if (may_finish)
+			need |= wf_template_refs(s->g->output, &all, want);
+		if (need)
+			wf_load_views(s, all, want);
+		*ctx_out = wf_step_context(s, NULL, NULL);
+	}
+	return eval_new_inputs(s, *ctx_out);
+}
+
+/*
+ * The end of an engine step after a task ended: fail the execution, end it
+ * at an {"engine": "succeed"}, or insert the tasks made ready and store the
+ * bookkeeping (finishing the execution when nothing is left).
+ */
+void
+wf_finish_step(WfStep *s, Jsonb *failure)
+{
+	Jsonb	   *ctx = s->ctx;
+
+	if (failure == NULL && s->succeed_now)
+	{
+		wf_cancel_rest(s);
+		if (s->g->output && s->g->output->dynamic)
+			wf_prepare_inputs(s, &ctx);
+		save_execution(s, ctx);
+		return;
+	}
+	if (failure == NULL && !s->inputs_ready)
+		failure = wf_prepare_inputs(s, &ctx);
+	if (failure)
+	{
+		wf_fail_execution(s, failure);
+		return;
+	}
+	insert_new_tasks(s);
+	save_execution(s, ctx);
+}

@@ -1,0 +1,14 @@
+/*
+ * wf_foreach.h — for_each: one task instance per item.
+ */
+#ifndef WF_FOREACH_H
+#define WF_FOREACH_H
+
+#include "wf_step.h"
+
+extern bool wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended);
+extern bool wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr, int64 *parent_id,
+									  Jsonb **result);
+extern int64 wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc);
+
+#endif							/* WF_FOREACH_H */
