@@ -29,7 +29,7 @@
 #include "wf_store.h"
 
 /* The attempt succeeded: record it, schedule its successors. */
-const char *
+WfTaskState
 wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 {
 	static WfPlan finish = {
@@ -48,12 +48,12 @@ wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 }
 
 /* After a task succeeded (its row already updated): what follows. */
-const char *
+WfTaskState
 wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 {
 	Jsonb	   *failure = NULL;
 
-	wf_events_add(&s->ev, tr->id, tr->name, "succeeded", detail);
+	wf_events_task(&s->ev, tr->id, tr->name, WF_TASK_SUCCEEDED, detail);
 	s->active--;
 	if (tr->item < 0)
 		failure = wf_flow_succeeded(s, tr->idx, tr->id, result);
@@ -67,7 +67,7 @@ wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 			failure = wf_flow_succeeded(s, tr->idx, parent_id, all);
 	}
 	wf_finish_step(s, failure);
-	return "succeeded";
+	return WF_TASK_SUCCEEDED;
 }
 
 /*
@@ -99,7 +99,7 @@ retry_delay(WfRetry *r, int n)
  * expired: the watchdog ended it; its token is remembered as expired.
  * Returns the task's new state.
  */
-const char *
+WfTaskState
 wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *detail)
 {
 	static WfPlan retry = {
@@ -146,9 +146,9 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 		vals[2] = wf_jsonb_string(DatumGetCString(DirectFunctionCall1(interval_out,
 																	  IntervalPGetDatum(delay))));
 		vals[3] = wf_jsonb_string(timestamptz_to_str(not_before));
-		wf_events_add(&s->ev, tr->id, tr->name, "ready",
+		wf_events_task(&s->ev, tr->id, tr->name, WF_TASK_READY,
 					  wf_jsonb_concat(detail, wf_jsonb_object(4, keys, vals)));
-		return "ready";
+		return WF_TASK_READY;
 	}
 
 	values[2] = BoolGetDatum(expired);
@@ -156,7 +156,7 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 	{
 		const char *keys[] = {"error"};
 
-		wf_events_add(&s->ev, tr->id, tr->name, "failed",
+		wf_events_task(&s->ev, tr->id, tr->name, WF_TASK_FAILED,
 					  wf_jsonb_concat(detail, wf_jsonb_object(1, keys, &error)));
 	}
 	/* An on_error edge that fires handles the failure; else the execution fails. */
@@ -167,8 +167,8 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 		/* an item's failure fails its for_each task: go on from that */
 		if (tr->item >= 0)
 			id = wf_foreach_item_failed(s, tr, error, &error);
-		wf_finish_step(s, wf_flow_task_ended(s, tr->idx, id, "failed", NULL, error) ?
+		wf_finish_step(s, wf_flow_task_ended(s, tr->idx, id, WF_TASK_FAILED, NULL, error) ?
 					   NULL : s->failure);
 	}
-	return "failed";
+	return WF_TASK_FAILED;
 }

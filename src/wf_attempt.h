@@ -6,11 +6,11 @@
 
 #include "wf_step.h"
 
-extern const char *wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result,
+extern WfTaskState wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result,
 										Jsonb *detail);
-extern const char *wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result,
+extern WfTaskState wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result,
 									   Jsonb *detail);
-extern const char *wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,
+extern WfTaskState wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,
 									 bool expired, Jsonb *detail);
 
 #endif							/* WF_ATTEMPT_H */

@@ -56,7 +56,7 @@ wf_add_ready(WfStep *s, int idx)
  * in one statement.
  */
 void
-wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error)
+wf_update_execution(WfStep *s, WfExecState state, Jsonb *output, Jsonb *error)
 {
 	static WfPlan plan = {
 		"WITH ev AS ("
@@ -80,7 +80,7 @@ wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error)
 	/* vars only if a publish changed them: an unchanged document is not rewritten */
 	values[2] = s->vars_changed ? JsonbPGetDatum(s->vars) : (Datum) 0;
 	nulls[2] = s->vars_changed ? ' ' : 'n';
-	values[3] = CStringGetTextDatum(state);
+	values[3] = CStringGetTextDatum(wf_exec_state_name(state));
 	values[4] = output ? JsonbPGetDatum(output) : (Datum) 0;
 	nulls[4] = output ? ' ' : 'n';
 	values[5] = error ? JsonbPGetDatum(error) : (Datum) 0;
@@ -90,8 +90,7 @@ wf_update_execution(WfStep *s, const char *state, Jsonb *output, Jsonb *error)
 	s->ev.n = 0;
 
 	/* A sub-workflow that ended: its parent's task is finished by the watchdog. */
-	if (s->parent_task_id != 0 && !s->no_inbox && strcmp(state, "running") != 0 &&
-		strcmp(state, "paused") != 0)
+	if (s->parent_task_id != 0 && !s->no_inbox && !wf_exec_is_live(state))
 	{
 		static WfPlan inbox = {
 			"INSERT INTO wf.inbox (parent_task_id, child_execution_id, state, output, error) "
@@ -189,7 +188,7 @@ insert_new_tasks(WfStep *s)
 	}
 	n = wf_exec(&plan_insert_tasks, values, NULL, s->nnew);
 	for (uint64 r = 0; r < n; r++)
-		wf_events_add(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), "ready", NULL);
+		wf_events_task(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), WF_TASK_READY, NULL);
 	s->active += s->nnew;
 }
 
@@ -218,7 +217,7 @@ wf_cancel_rest(WfStep *s)
 	subs = palloc(sizeof(int64) * Max(n, 1));
 	for (uint64 r = 0; r < n; r++)
 	{
-		wf_events_add(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), "cancelled", NULL);
+		wf_events_task(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), WF_TASK_CANCELLED, NULL);
 		if (strncmp(wf_get_text(r, 3), "workflow.", 9) == 0)
 			subs[nsubs++] = wf_get_int64(r, 1);
 	}
@@ -252,12 +251,12 @@ cancel_children(int64 parent_task_id, const char *reason)
 		Jsonb	   *doc = wf_jsonb_object(2, keys, vals);
 
 		wf_step_open(&c, ids[r], false);
-		if (strcmp(c.state, "running") != 0 && strcmp(c.state, "paused") != 0)
+		if (!wf_exec_is_live(c.state))
 			continue;
 		c.no_inbox = true;		/* its parent task is being cancelled already */
 		wf_cancel_rest(&c);
-		wf_events_add(&c.ev, 0, NULL, "cancelled", doc);
-		wf_update_execution(&c, "cancelled", NULL, doc);
+		wf_events_exec(&c.ev, WF_EXEC_CANCELLED, doc);
+		wf_update_execution(&c, WF_EXEC_CANCELLED, NULL, doc);
 	}
 }
 
@@ -266,15 +265,15 @@ void
 wf_fail_execution(WfStep *s, Jsonb *error)
 {
 	wf_cancel_rest(s);
-	wf_events_add(&s->ev, 0, NULL, "failed", error);
-	wf_update_execution(s, "failed", NULL, error);
+	wf_events_exec(&s->ev, WF_EXEC_FAILED, error);
+	wf_update_execution(s, WF_EXEC_FAILED, NULL, error);
 }
 
 /* Store the execution's new bookkeeping; finish it if nothing is left. */
 static void
 save_execution(WfStep *s, Jsonb *ctx_for_output)
 {
-	const char *state = s->state ? s->state : "running";	/* or paused */
+	WfExecState state = s->state;	/* running or paused */
 	Jsonb	   *output = NULL;
 
 	if (s->active == 0)
@@ -292,8 +291,8 @@ save_execution(WfStep *s, Jsonb *ctx_for_output)
 			wf_fail_execution(s, wf_jsonb_object(3, keys, vals));
 			return;
 		}
-		state = "succeeded";
-		wf_events_add(&s->ev, 0, NULL, state, NULL);
+		state = WF_EXEC_SUCCEEDED;
+		wf_events_exec(&s->ev, state, NULL);
 	}
 	wf_update_execution(s, state, output, NULL);
 }

@@ -52,7 +52,7 @@ typedef struct Ended
 {
 	int			idx;
 	int64		task_id;
-	const char *state;			/* succeeded, failed, skipped */
+	WfTaskState state;			/* succeeded, failed, skipped */
 	Jsonb	   *result;
 	Jsonb	   *error;
 	bool		publish;		/* decided in this step: its publish is still to run */
@@ -66,7 +66,7 @@ typedef struct Worklist
 } Worklist;
 
 static void
-push(Worklist *w, int idx, int64 task_id, const char *state, Jsonb *result, Jsonb *error,
+push(Worklist *w, int idx, int64 task_id, WfTaskState state, Jsonb *result, Jsonb *error,
 	 bool publish)
 {
 	if (w->n == w->max)
@@ -137,7 +137,7 @@ edge_resolved(WfStep *s, int idx, bool fired)
 
 /* Insert a task the engine decided itself (engine task, or skipped). */
 static int64
-insert_decided(WfStep *s, int idx, const char *state, Jsonb *result, Jsonb *error,
+insert_decided(WfStep *s, int idx, WfTaskState state, Jsonb *result, Jsonb *error,
 			   Interval *sleep_for, TimestampTz *deadline)
 {
 	static WfPlan insert = {
@@ -159,7 +159,7 @@ insert_decided(WfStep *s, int idx, const char *state, Jsonb *result, Jsonb *erro
 	values[1] = CStringGetTextDatum(t->name);
 	values[2] = CStringGetTextDatum(t->action);
 	values[3] = CStringGetTextDatum(t->queue);
-	values[4] = CStringGetTextDatum(state);
+	values[4] = CStringGetTextDatum(wf_task_state_name(state));
 	values[5] = result ? JsonbPGetDatum(result) : (Datum) 0;
 	nulls[5] = result ? ' ' : 'n';
 	values[6] = error ? JsonbPGetDatum(error) : (Datum) 0;
@@ -223,7 +223,7 @@ start_child(WfStep *s, int idx, Worklist *w)
 		2, {INT8OID, JSONBOID}
 	};
 	WfTask	   *t = &s->g->tasks[idx];
-	int64		id = insert_decided(s, idx, "running", NULL, NULL, NULL, NULL);
+	int64		id = insert_decided(s, idx, WF_TASK_RUNNING, NULL, NULL, NULL, NULL);
 	Jsonb	   *input = wf_jsonb_object(0, NULL, NULL);
 	char	   *err = NULL;
 	int64		child = 0;
@@ -269,8 +269,8 @@ start_child(WfStep *s, int idx, Worklist *w)
 		values[1] = JsonbPGetDatum(error);
 		values[2] = JsonbPGetDatum(input);
 		wf_exec(&failed, values, NULL, 1);
-		wf_events_add(&s->ev, id, t->name, "failed", NULL);
-		push(w, idx, id, "failed", NULL, error, false);
+		wf_events_task(&s->ev, id, t->name, WF_TASK_FAILED, NULL);
+		push(w, idx, id, WF_TASK_FAILED, NULL, error, false);
 		return;
 	}
 	values[1] = JsonbPGetDatum(input);
@@ -279,7 +279,7 @@ start_child(WfStep *s, int idx, Worklist *w)
 		const char *keys[] = {"child_execution_id"};
 		Jsonb	   *vals[] = {wf_jsonb_int(child)};
 
-		wf_events_add(&s->ev, id, t->name, "running", wf_jsonb_object(1, keys, vals));
+		wf_events_task(&s->ev, id, t->name, WF_TASK_RUNNING, wf_jsonb_object(1, keys, vals));
 	}
 	s->active++;
 }
@@ -307,19 +307,19 @@ make_ready(WfStep *s, int idx, Worklist *w)
 
 				/* an empty for_each succeeds at once, with [] */
 				if (wf_foreach_start(s, idx, &id, &ended) && ended)
-					push(w, idx, id, "succeeded", wf_jsonb_array_empty(), NULL, true);
+					push(w, idx, id, WF_TASK_SUCCEEDED, wf_jsonb_array_empty(), NULL, true);
 				return;
 			}
 			wf_add_ready(s, idx);
 			return;
 		case WF_ENGINE_NOOP:
 		case WF_ENGINE_SUCCEED:
-			id = insert_decided(s, idx, "succeeded", NULL, NULL, NULL, NULL);
-			wf_events_add(&s->ev, id, t->name, "succeeded", wf_jsonb_object(1, keys, vals));
+			id = insert_decided(s, idx, WF_TASK_SUCCEEDED, NULL, NULL, NULL, NULL);
+			wf_events_task(&s->ev, id, t->name, WF_TASK_SUCCEEDED, wf_jsonb_object(1, keys, vals));
 			if (t->engine == WF_ENGINE_SUCCEED)
 				s->succeed_now = true;	/* the execution ends here */
 			else
-				push(w, idx, id, "succeeded", NULL, NULL, true);
+				push(w, idx, id, WF_TASK_SUCCEEDED, NULL, NULL, true);
 			return;
 		case WF_ENGINE_FAIL:
 			{
@@ -328,17 +328,17 @@ make_ready(WfStep *s, int idx, Worklist *w)
 				t->message ? wf_jsonb_string(t->message) : NULL};
 				Jsonb	   *error = wf_jsonb_object(t->message ? 2 : 1, ekeys, evals);
 
-				id = insert_decided(s, idx, "failed", NULL, error, NULL, NULL);
-				wf_events_add(&s->ev, id, t->name, "failed", wf_jsonb_object(1, keys, vals));
-				push(w, idx, id, "failed", NULL, error, false);
+				id = insert_decided(s, idx, WF_TASK_FAILED, NULL, error, NULL, NULL);
+				wf_events_task(&s->ev, id, t->name, WF_TASK_FAILED, wf_jsonb_object(1, keys, vals));
+				push(w, idx, id, WF_TASK_FAILED, NULL, error, false);
 				return;
 			}
 		case WF_ENGINE_SLEEP:
 			{
 				TimestampTz deadline;
 
-				id = insert_decided(s, idx, "delegated", NULL, NULL, t->sleep_for, &deadline);
-				wf_events_add(&s->ev, id, t->name, "delegated", wf_jsonb_object(1, keys, vals));
+				id = insert_decided(s, idx, WF_TASK_DELEGATED, NULL, NULL, t->sleep_for, &deadline);
+				wf_events_task(&s->ev, id, t->name, WF_TASK_DELEGATED, wf_jsonb_object(1, keys, vals));
 				wf_watchdog_due(deadline);
 				s->active++;
 				return;
@@ -348,16 +348,16 @@ make_ready(WfStep *s, int idx, Worklist *w)
 
 /* Does this edge fire for a task that ended in state? */
 static bool
-edge_matches(WfEdge *e, const char *state)
+edge_matches(WfEdge *e, WfTaskState state)
 {
-	if (strcmp(state, "skipped") == 0)
+	if (state == WF_TASK_SKIPPED)
 		return false;
 	switch (e->kind)
 	{
 		case WF_EDGE_SUCCESS:
-			return strcmp(state, "succeeded") == 0;
+			return state == WF_TASK_SUCCEEDED;
 		case WF_EDGE_ERROR:
-			return strcmp(state, "failed") == 0;
+			return state == WF_TASK_FAILED;
 		case WF_EDGE_COMPLETE:
 			return true;
 	}
@@ -425,7 +425,7 @@ run_worklist(WfStep *s, Worklist *w)
 			return false;
 		if (!edges_fired(s, &e, fired))
 			return false;
-		if (strcmp(e.state, "failed") == 0)
+		if (e.state == WF_TASK_FAILED)
 		{
 			bool		handled = false;
 
@@ -456,10 +456,10 @@ run_worklist(WfStep *s, Worklist *w)
 					break;
 				case JOIN_SKIP:
 					{
-						int64		id = insert_decided(s, target, "skipped", NULL, NULL, NULL, NULL);
+						int64		id = insert_decided(s, target, WF_TASK_SKIPPED, NULL, NULL, NULL, NULL);
 
-						wf_events_add(&s->ev, id, s->g->tasks[target].name, "skipped", NULL);
-						push(w, target, id, "skipped", NULL, NULL, false);
+						wf_events_task(&s->ev, id, s->g->tasks[target].name, WF_TASK_SKIPPED, NULL);
+						push(w, target, id, WF_TASK_SKIPPED, NULL, NULL, false);
 						break;
 					}
 			}
@@ -476,7 +476,7 @@ run_worklist(WfStep *s, Worklist *w)
  * publish or for_each expression that raised an error.
  */
 bool
-wf_flow_task_ended(WfStep *s, int idx, int64 task_id, const char *state,
+wf_flow_task_ended(WfStep *s, int idx, int64 task_id, WfTaskState state,
 				   Jsonb *result, Jsonb *error)
 {
 	Worklist	w = {NULL, 0, 0};
@@ -507,7 +507,7 @@ wf_flow_succeeded(WfStep *s, int idx, int64 task_id, Jsonb *result)
 	Jsonb	   *failure = wf_publish(s, &s->g->tasks[idx], result);
 
 	if (failure == NULL &&
-		!wf_flow_task_ended(s, idx, task_id, "succeeded", result, NULL))
+		!wf_flow_task_ended(s, idx, task_id, WF_TASK_SUCCEEDED, result, NULL))
 		failure = s->failure;
 	return failure;
 }
@@ -644,7 +644,7 @@ start_execution(const char *name, Jsonb *input, text *key, int64 parent_task_id,
 	if (s.g->timeout)
 		wf_watchdog_due(GetCurrentTransactionStartTimestamp() +
 						s.g->timeout->day * USECS_PER_DAY + s.g->timeout->time);
-	wf_events_add(&s.ev, 0, NULL, "running", NULL);
+	wf_events_exec(&s.ev, WF_EXEC_RUNNING, NULL);
 
 	/* Start tasks; engine tasks among them are decided at once. */
 	failure = NULL;

@@ -8,7 +8,7 @@
 #include "wf_step.h"
 
 extern bool wf_flow_make_ready(WfStep *s, int idx);
-extern bool wf_flow_task_ended(WfStep *s, int idx, int64 task_id, const char *state,
+extern bool wf_flow_task_ended(WfStep *s, int idx, int64 task_id, WfTaskState state,
 							   Jsonb *result, Jsonb *error);
 extern Jsonb *wf_flow_succeeded(WfStep *s, int idx, int64 task_id, Jsonb *result);
 extern int64 wf_start_execution(const char *name, Jsonb *input, text *key);

@@ -147,10 +147,10 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 	*ended = (n == 0);
 	if (n == 0)
 	{
-		wf_events_add(&s->ev, *parent_id, t->name, "succeeded", NULL);
+		wf_events_task(&s->ev, *parent_id, t->name, WF_TASK_SUCCEEDED, NULL);
 		return true;
 	}
-	wf_events_add(&s->ev, *parent_id, t->name, "running", NULL);
+	wf_events_task(&s->ev, *parent_id, t->name, WF_TASK_RUNNING, NULL);
 	{
 		Datum		cvalues[3] = {values[0], values[1], Int32GetDatum(n)};
 
@@ -163,7 +163,7 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 	values[6] = wf_jsonb_array(inputs, n);
 	wf_exec(&items, values, nulls, n);
 	for (int r = 0; r < n; r++)
-		wf_events_add(&s->ev, wf_get_int64(r, 1), t->name, "ready", NULL);
+		wf_events_task(&s->ev, wf_get_int64(r, 1), t->name, WF_TASK_READY, NULL);
 	wf_notify_queue(t->queue);
 	s->active += 1 + n;
 	return true;
@@ -210,7 +210,7 @@ wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr, int64 *parent_id, Jsonb **re
 	wf_exec(&finish, values, NULL, 1);
 	*parent_id = wf_get_int64(0, 1);
 	*result = wf_get_jsonb(0, 2);
-	wf_events_add(&s->ev, *parent_id, tr->name, "succeeded", NULL);
+	wf_events_task(&s->ev, *parent_id, tr->name, WF_TASK_SUCCEEDED, NULL);
 	s->active--;
 	return true;
 }
@@ -246,7 +246,7 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc_out)
 	values[1] = CStringGetTextDatum(tr->name);
 	n = wf_exec(&cancel, values, NULL, 0);
 	for (uint64 r = 0; r < n; r++)
-		wf_events_add(&s->ev, wf_get_int64(r, 1), tr->name, "cancelled", NULL);
+		wf_events_task(&s->ev, wf_get_int64(r, 1), tr->name, WF_TASK_CANCELLED, NULL);
 	s->active -= n;
 	wf_exec(&forget_count, values, NULL, 1);
 	values[2] = JsonbPGetDatum(doc);
@@ -255,7 +255,7 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc_out)
 	{
 		const char *ekeys[] = {"error"};
 
-		wf_events_add(&s->ev, parent_id, tr->name, "failed", wf_jsonb_object(1, ekeys, &doc));
+		wf_events_task(&s->ev, parent_id, tr->name, WF_TASK_FAILED, wf_jsonb_object(1, ekeys, &doc));
 	}
 	s->active--;
 	*doc_out = doc;

@@ -48,19 +48,14 @@ refuse_state(WfStep *s, const char *call)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_WF_EXECUTION_STATE),
-			 errmsg("cannot %s execution " INT64_FORMAT ": it is %s", call, s->exec_id, s->state)));
-}
-
-static bool
-is(WfStep *s, const char *state)
-{
-	return strcmp(s->state, state) == 0;
+			 errmsg("cannot %s execution " INT64_FORMAT ": it is %s", call, s->exec_id,
+						wf_exec_state_name(s->state))));
 }
 
 static Datum
-done(const char *state)
+done(WfExecState state)
 {
-	Datum		d = CStringGetTextDatum(state);
+	Datum		d = CStringGetTextDatum(wf_exec_state_name(state));
 
 	SPI_finish();
 	return d;
@@ -96,22 +91,22 @@ wf_cancel(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	wf_step_open(&s, id, false);
-	if (is(&s, "cancelled"))
+	if (s.state == WF_EXEC_CANCELLED)
 	{
 		ereport(NOTICE, (errmsg("execution is already cancelled")));
-		PG_RETURN_DATUM(done("cancelled"));
+		PG_RETURN_DATUM(done(WF_EXEC_CANCELLED));
 	}
-	if (!is(&s, "running") && !is(&s, "paused"))
+	if (!wf_exec_is_live(s.state))
 		refuse_state(&s, "cancel");
 	wf_cancel_rest(&s);
 	vals[0] = wf_jsonb_string("cancelled");
 	vals[1] = PG_ARGISNULL(1) ? NULL : wf_jsonb_string(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	vals[2] = wf_jsonb_string(GetUserNameFromId(GetOuterUserId(), false));
 	doc = wf_jsonb_object(3, keys, vals);
-	wf_events_add(&s.ev, 0, NULL, "cancelled", doc);
-	wf_update_execution(&s, "cancelled", NULL, doc);
+	wf_events_exec(&s.ev, WF_EXEC_CANCELLED, doc);
+	wf_update_execution(&s, WF_EXEC_CANCELLED, NULL, doc);
 	wf_step_close(&s);
-	PG_RETURN_DATUM(done("cancelled"));
+	PG_RETURN_DATUM(done(WF_EXEC_CANCELLED));
 }
 
 /* wf_pause(execution_id bigint) RETURNS text */
@@ -123,17 +118,17 @@ wf_pause(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	wf_step_open(&s, id, false);
-	if (is(&s, "paused"))
+	if (s.state == WF_EXEC_PAUSED)
 	{
 		ereport(NOTICE, (errmsg("execution is already paused")));
-		PG_RETURN_DATUM(done("paused"));
+		PG_RETURN_DATUM(done(WF_EXEC_PAUSED));
 	}
-	if (!is(&s, "running"))
+	if (s.state != WF_EXEC_RUNNING)
 		refuse_state(&s, "pause");
-	wf_events_add(&s.ev, 0, NULL, "paused", NULL);
-	wf_update_execution(&s, "paused", NULL, NULL);
+	wf_events_exec(&s.ev, WF_EXEC_PAUSED, NULL);
+	wf_update_execution(&s, WF_EXEC_PAUSED, NULL, NULL);
 	wf_step_close(&s);
-	PG_RETURN_DATUM(done("paused"));
+	PG_RETURN_DATUM(done(WF_EXEC_PAUSED));
 }
 
 /* Wake the runners of every queue where the execution has ready tasks. */
@@ -162,19 +157,19 @@ wf_resume(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	wf_step_open(&s, id, false);
-	if (is(&s, "running"))
+	if (s.state == WF_EXEC_RUNNING)
 	{
 		ereport(NOTICE, (errmsg("execution is not paused")));
-		PG_RETURN_DATUM(done("running"));
+		PG_RETURN_DATUM(done(WF_EXEC_RUNNING));
 	}
-	if (!is(&s, "paused"))
+	if (s.state != WF_EXEC_PAUSED)
 		refuse_state(&s, "resume");
 	wake_queues(&s);
-	wf_events_add(&s.ev, 0, NULL, "running", NULL);
-	s.state = "running";
-	wf_update_execution(&s, "running", NULL, NULL);
+	wf_events_exec(&s.ev, WF_EXEC_RUNNING, NULL);
+	s.state = WF_EXEC_RUNNING;
+	wf_update_execution(&s, WF_EXEC_RUNNING, NULL, NULL);
 	wf_step_close(&s);
-	PG_RETURN_DATUM(done("running"));
+	PG_RETURN_DATUM(done(WF_EXEC_RUNNING));
 }
 
 /*
@@ -248,7 +243,7 @@ wf_rerun(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	wf_step_open(&s, id, false);
-	if (!is(&s, "failed") && !is(&s, "cancelled"))
+	if (s.state != WF_EXEC_FAILED && s.state != WF_EXEC_CANCELLED)
 		refuse_state(&s, "rerun");
 	values[0] = Int64GetDatum(id);
 	wf_exec(&error_of, values, NULL, 1);
@@ -265,7 +260,7 @@ wf_rerun(PG_FUNCTION_ARGS)
 	n = wf_exec(&again, values, NULL, 0);
 	for (uint64 r = 0; r < n; r++)
 	{
-		wf_events_add(&s.ev, wf_get_int64(r, 1), wf_get_text(r, 2), "ready",
+		wf_events_task(&s.ev, wf_get_int64(r, 1), wf_get_text(r, 2), WF_TASK_READY,
 					  wf_jsonb_object(1, keys, vals));
 		wf_notify_queue(wf_get_text(r, 3));
 	}
@@ -287,14 +282,14 @@ wf_rerun(PG_FUNCTION_ARGS)
 			Datum		ivalues[2];
 			uint64		ni;
 
-			wf_events_add(&s.ev, fe_ids[r], fe_names[r], "running", wf_jsonb_object(1, keys, vals));
+			wf_events_task(&s.ev, fe_ids[r], fe_names[r], WF_TASK_RUNNING, wf_jsonb_object(1, keys, vals));
 			ivalues[0] = Int64GetDatum(id);
 			ivalues[1] = CStringGetTextDatum(fe_names[r]);
 			wf_exec(&recount, ivalues, NULL, 1);
 			ni = wf_exec(&items_again, ivalues, NULL, 0);
 			for (uint64 i = 0; i < ni; i++)
 			{
-				wf_events_add(&s.ev, wf_get_int64(i, 1), fe_names[r], "ready",
+				wf_events_task(&s.ev, wf_get_int64(i, 1), fe_names[r], WF_TASK_READY,
 							  wf_jsonb_object(1, keys, vals));
 				wf_notify_queue(wf_get_text(i, 2));
 			}
@@ -317,11 +312,11 @@ wf_rerun(PG_FUNCTION_ARGS)
 		wf_watchdog_due(GetCurrentTransactionStartTimestamp() +
 						s.g->timeout->day * USECS_PER_DAY + s.g->timeout->time);
 	}
-	wf_events_add(&s.ev, 0, NULL, "running", wf_jsonb_object(1, keys, vals));
-	s.state = "running";
+	wf_events_exec(&s.ev, WF_EXEC_RUNNING, wf_jsonb_object(1, keys, vals));
+	s.state = WF_EXEC_RUNNING;
 	for (int r = 0; r < nengine && s.failure == NULL && !s.succeed_now; r++)
 		(void) wf_flow_make_ready(&s, wf_task_index(s.g, engine_names[r]));
 	wf_finish_step(&s, s.failure);
 	wf_step_close(&s);
-	PG_RETURN_DATUM(done("running"));
+	PG_RETURN_DATUM(done(WF_EXEC_RUNNING));
 }

@@ -51,7 +51,7 @@ step_load(WfStep *s)
 	int			version = wf_get_int32(0, 3);
 
 	s->exec_id = wf_get_int64(0, 1);
-	s->state = wf_get_text(0, 4);
+	s->state = wf_exec_state_parse(wf_get_text(0, 4));
 	s->input = NULL;			/* input and vars are read when needed: */
 	s->vars = NULL;				/* wf_step_input(), wf_step_vars() */
 	s->active = wf_get_int32(0, 5);
@@ -139,7 +139,7 @@ wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr)
 		elog(ERROR, "task " INT64_FORMAT " moved to another execution", task_id);
 	tr->id = task_id;
 	tr->name = wf_get_text(0, 1);
-	tr->state = wf_get_text(0, 2);
+	tr->state = wf_task_state_parse(wf_get_text(0, 2));
 	tr->token_hash = wf_get_bytea(0, 3);
 	tr->expired_hash = wf_get_bytea(0, 4);
 	tr->result = wf_get_jsonb(0, 5);
@@ -194,7 +194,7 @@ wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result, WfTas
 	tr->name = wf_get_text(0, 1);
 	tr->attempt = wf_get_int32(0, 2);
 	tr->item = wf_get_int32(0, 3);
-	tr->state = "succeeded";
+	tr->state = WF_TASK_SUCCEEDED;
 	tr->idx = wf_task_index(s->g, tr->name);
 	if (tr->idx < 0)
 		elog(ERROR, "task \"%s\" is not in workflow \"%s\" version %d",

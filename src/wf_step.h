@@ -11,6 +11,7 @@
 
 #include "pg_wf.h"
 #include "wf_expr.h"
+#include "wf_state.h"
 #include "wf_store.h"
 
 /* The locked execution and everything one engine step changes. */
@@ -18,7 +19,7 @@ typedef struct WfStep
 {
 	int64		exec_id;
 	WfGraph    *g;
-	char	   *state;			/* the execution's state when locked */
+	WfExecState state;			/* the execution's state when locked */
 	Jsonb	   *input;			/* NULL until wf_step_input() reads it */
 	Jsonb	   *vars;			/* NULL until wf_step_vars() reads it */
 	bool		vars_changed;	/* by a publish: written back at the end */
@@ -49,7 +50,7 @@ typedef struct WfTaskRow
 {
 	int64		id;
 	char	   *name;
-	char	   *state;
+	WfTaskState state;
 	bytea	   *token_hash;
 	bytea	   *expired_hash;
 	Jsonb	   *result;

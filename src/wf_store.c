@@ -243,6 +243,21 @@ wf_events_flush(WfEvents *ev, int64 execution_id)
 	ev->n = 0;
 }
 
+/* A task's new state, for the history. */
+void
+wf_events_task(WfEvents *ev, int64 task_id, const char *task, WfTaskState state,
+			   Jsonb *detail)
+{
+	wf_events_add(ev, task_id, task, wf_task_state_name(state), detail);
+}
+
+/* The execution's new state, for the history. */
+void
+wf_events_exec(WfEvents *ev, WfExecState state, Jsonb *detail)
+{
+	wf_events_add(ev, 0, NULL, wf_exec_state_name(state), detail);
+}
+
 /*
  * Run fn(arg) in a subtransaction. Returns true, or false with *error set
  * to the message of the error it raised: everything it did is then rolled

@@ -9,6 +9,8 @@
 #include "executor/spi.h"
 #include "utils/jsonb.h"
 
+#include "wf_state.h"
+
 #define WF_MAX_PLAN_ARGS 10
 
 /* A statement prepared once per backend and kept (SPI_keepplan). */
@@ -56,6 +58,9 @@ typedef struct WfEvents
 
 extern void wf_events_add(WfEvents *ev, int64 task_id, const char *task,
 						  const char *state, Jsonb *detail);
+extern void wf_events_task(WfEvents *ev, int64 task_id, const char *task,
+						   WfTaskState state, Jsonb *detail);
+extern void wf_events_exec(WfEvents *ev, WfExecState state, Jsonb *detail);
 extern void wf_events_flush(WfEvents *ev, int64 execution_id);
 extern void wf_events_arrays(WfEvents *ev, Datum *out);
 

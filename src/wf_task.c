@@ -115,7 +115,7 @@ refuse_if_expired(WfStep *s, WfTaskRow *tr, const char *token, const char *call,
 			(errcode(ERRCODE_WF_ATTEMPT_EXPIRED),
 			 errmsg("%s for task " INT64_FORMAT " came after its attempt expired", call, tr->id),
 			 errdetail("The watchdog ended that attempt (lease or deadline passed); the task is now %s.%s",
-					   tr->state,
+					   wf_task_state_name(tr->state),
 					   late_report ? " The late report is kept in the history (wf.event, state \"rejected\")." : ""),
 			 errhint("Nothing was changed.")));
 }
@@ -130,16 +130,17 @@ refuse_wrong_token(WfTaskRow *tr, const char *token)
 				 errdetail("Only the token of the task's current attempt acts on it.")));
 }
 
+/* Refuse unless the task is running (or, with also_delegated, delegated). */
 static void
-refuse_unless_state(WfTaskRow *tr, const char *a, const char *b)
+refuse_unless_running(WfTaskRow *tr, bool also_delegated)
 {
-	if (strcmp(tr->state, a) == 0 || (b && strcmp(tr->state, b) == 0))
+	if (tr->state == WF_TASK_RUNNING || (also_delegated && tr->state == WF_TASK_DELEGATED))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_WF_TASK_NOT_RUNNING),
-			 errmsg("task " INT64_FORMAT " is %s, not %s%s%s", tr->id, tr->state, a,
-					b ? " or " : "", b ? b : ""),
-			 strcmp(tr->state, "ready") == 0 ?
+			 errmsg("task " INT64_FORMAT " is %s, not running%s", tr->id,
+					wf_task_state_name(tr->state), also_delegated ? " or delegated" : ""),
+			 tr->state == WF_TASK_READY ?
 			 errhint("Claim it with wf_claim() first.") : 0));
 }
 
@@ -151,7 +152,7 @@ open_running(WfStep *s, WfTaskRow *tr, int64 task_id, const char *token, const c
 	wf_step_lock_task(s, task_id, tr);
 	refuse_if_expired(s, tr, token, call, NULL);
 	refuse_wrong_token(tr, token);
-	refuse_unless_state(tr, "running", NULL);
+	refuse_unless_running(tr, false);
 }
 
 static Datum
@@ -185,14 +186,14 @@ parse_status(const char *status)
 
 /*
  * Complete one task (SPI connected): one engine step. Returns the task's
- * state afterwards (in SPI memory).
+ * state afterwards.
  */
-static const char *
+static WfTaskState
 complete_one(int64 task_id, bool success, Jsonb *result, const char *token)
 {
 	WfStep		s;
 	WfTaskRow	tr;
-	const char *new_state;
+	WfTaskState new_state;
 	Jsonb	   *detail;
 
 	if (!success && result == NULL)
@@ -223,27 +224,27 @@ complete_one(int64 task_id, bool success, Jsonb *result, const char *token)
 		refuse_if_expired(&s, &tr, token, "completion", wf_jsonb_object(3, keys, vals));
 	}
 
-	if (strcmp(tr.state, "succeeded") == 0 || strcmp(tr.state, "failed") == 0)
+	if (tr.state == WF_TASK_SUCCEEDED || tr.state == WF_TASK_FAILED)
 	{
 		bool		same;
 
 		refuse_wrong_token(&tr, token);
-		same = success ? (strcmp(tr.state, "succeeded") == 0 && wf_jsonb_same(result, tr.result))
-			: (strcmp(tr.state, "failed") == 0 && wf_jsonb_same(result, tr.error));
+		same = success ? (tr.state == WF_TASK_SUCCEEDED && wf_jsonb_same(result, tr.result))
+			: (tr.state == WF_TASK_FAILED && wf_jsonb_same(result, tr.error));
 		if (!same)
 			ereport(ERROR,
 					(errcode(ERRCODE_WF_CONFLICTING_COMPLETION),
 					 errmsg("task " INT64_FORMAT " already %s with a different outcome",
-							task_id, tr.state),
+							task_id, wf_task_state_name(tr.state)),
 					 errdetail("The first completion stands; this one was not applied.")));
 		ereport(NOTICE,
 				(errmsg("task \"%s\" already %s; duplicate completion ignored",
-						tr.name, tr.state),
+						tr.name, wf_task_state_name(tr.state)),
 				 errdetail("The same outcome was reported before; nothing changed.")));
 		return tr.state;
 	}
 	refuse_wrong_token(&tr, token);
-	refuse_unless_state(&tr, "running", "delegated");
+	refuse_unless_running(&tr, true);
 	if (tr.def->for_each && tr.item < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WF_TASK_NOT_RUNNING),
@@ -282,7 +283,8 @@ wf_task_complete(PG_FUNCTION_ARGS)
 	Datum		ret;
 
 	SPI_connect();
-	ret = return_text(callercxt, complete_one(task_id, success, result, token));
+	ret = return_text(callercxt,
+					  wf_task_state_name(complete_one(task_id, success, result, token)));
 	SPI_finish();
 	PG_RETURN_DATUM(ret);
 }
@@ -437,14 +439,14 @@ wf_task_complete_batch(PG_FUNCTION_ARGS)
 	{
 		int			i = items[k].pos;
 		MemoryContext outer = MemoryContextSwitchTo(itemcxt);
-		const char *state;
+		WfTaskState state;
 
 		state = complete_one(items[k].task_id,
 							 strcmp(TextDatumGetCString(statuses[i]), "success") == 0,
 							 resnulls[i] ? NULL : DatumGetJsonbP(results[i]),
 							 toknulls[i] ? NULL : TextDatumGetCString(tokens[i]));
 		MemoryContextSwitchTo(outer);
-		states[i] = pstrdup(state);
+		states[i] = wf_task_state_name(state);
 		MemoryContextReset(itemcxt);
 	}
 	for (int i = 0; i < n; i++)
@@ -510,7 +512,7 @@ wf_task_delegate(PG_FUNCTION_ARGS)
 		vals[1] = wf_jsonb_string(timestamptz_to_str(deadline));
 		wf_watchdog_due(deadline);
 	}
-	wf_events_add(&s.ev, task_id, tr.name, "delegated", wf_jsonb_object(2, keys, vals));
+	wf_events_task(&s.ev, task_id, tr.name, WF_TASK_DELEGATED, wf_jsonb_object(2, keys, vals));
 	wf_step_close(&s);
 
 	ret = return_text(callercxt, callback);

@@ -101,7 +101,7 @@ wf_watchdog_init(void)
 
 /* Expire up to batch attempts of one kind; returns how many it ended. */
 static int
-expire(WfPlan *due, const char *state, const char *type, const char *message, int batch)
+expire(WfPlan *due, WfTaskState state, const char *type, const char *message, int batch)
 {
 	Datum		values[1];
 	uint64		n;
@@ -128,8 +128,8 @@ expire(WfPlan *due, const char *state, const char *type, const char *message, in
 		if (!wf_step_open(&s, execs[r], true))
 			continue;			/* someone holds it: they decide, we look again */
 		wf_step_lock_task(&s, ids[r], &tr);
-		passed = strcmp(state, "running") == 0 ? tr.lease_passed : tr.deadline_passed;
-		if (strcmp(tr.state, state) == 0 && passed)
+		passed = state == WF_TASK_RUNNING ? tr.lease_passed : tr.deadline_passed;
+		if (tr.state == state && passed)
 		{
 			const char *ekeys[] = {"type", "message", "attempt"};
 			Jsonb	   *evals[] = {wf_jsonb_string(type), wf_jsonb_string(message),
@@ -173,7 +173,7 @@ finish_parents(int batch)
 			   *tasks,
 			   *execs,
 			   *children;
-	char	  **states;
+	WfExecState *states;
 	Jsonb	  **outputs,
 			  **errors;
 
@@ -183,7 +183,7 @@ finish_parents(int batch)
 	tasks = palloc(sizeof(int64) * Max(n, 1));
 	execs = palloc(sizeof(int64) * Max(n, 1));
 	children = palloc(sizeof(int64) * Max(n, 1));
-	states = palloc(sizeof(char *) * Max(n, 1));
+	states = palloc(sizeof(WfExecState) * Max(n, 1));
 	outputs = palloc(sizeof(Jsonb *) * Max(n, 1));
 	errors = palloc(sizeof(Jsonb *) * Max(n, 1));
 	for (uint64 r = 0; r < n; r++)
@@ -191,7 +191,7 @@ finish_parents(int batch)
 		ids[r] = wf_get_int64(r, 1);
 		tasks[r] = wf_get_int64(r, 2);
 		execs[r] = wf_get_int64(r, 3);
-		states[r] = wf_get_text(r, 4);
+		states[r] = wf_exec_state_parse(wf_get_text(r, 4));
 		outputs[r] = wf_get_jsonb(r, 5);
 		errors[r] = wf_get_jsonb(r, 6);
 		children[r] = wf_get_int64(r, 7);
@@ -207,15 +207,15 @@ finish_parents(int batch)
 		if (!wf_step_open(&s, execs[r], true))
 			continue;
 		wf_step_lock_task(&s, tasks[r], &tr);
-		if (strcmp(tr.state, "running") == 0)
+		if (tr.state == WF_TASK_RUNNING)
 		{
-			if (strcmp(states[r], "succeeded") == 0)
+			if (states[r] == WF_EXEC_SUCCEEDED)
 				wf_attempt_succeeded(&s, &tr, outputs[r], wf_jsonb_object(1, dkeys, dvals));
 			else
 			{
 				const char *keys[] = {"type", "execution_id", "state", "error"};
 				Jsonb	   *vals[] = {wf_jsonb_string("subworkflow_failed"),
-				wf_jsonb_int(children[r]), wf_jsonb_string(states[r]), errors[r]};
+				wf_jsonb_int(children[r]), wf_jsonb_string(wf_exec_state_name(states[r])), errors[r]};
 
 				wf_attempt_failed(&s, &tr, wf_jsonb_object(4, keys, vals), false,
 								  wf_jsonb_object(1, dkeys, dvals));
@@ -258,7 +258,7 @@ expire_executions(int batch)
 			continue;
 		values[0] = Int64GetDatum(ids[r]);
 		wf_exec(&still, values, NULL, 1);
-		if ((strcmp(s.state, "running") == 0 || strcmp(s.state, "paused") == 0) && wf_get_bool(0, 1))
+		if (wf_exec_is_live(s.state) && wf_get_bool(0, 1))
 		{
 			const char *keys[] = {"type", "message"};
 			Jsonb	   *vals[] = {wf_jsonb_string("timeout"),
@@ -298,9 +298,9 @@ tick_run(int batch)
 	uint64		n;
 	int			acted = 0;
 
-	acted += expire(&leases, "running", "lease_expired",
+	acted += expire(&leases, WF_TASK_RUNNING, "lease_expired",
 					"the lease passed without a completion or heartbeat", batch);
-	acted += expire(&deadlines, "delegated", "timeout",
+	acted += expire(&deadlines, WF_TASK_DELEGATED, "timeout",
 					"the delegate deadline passed without a callback", batch);
 	acted += expire_executions(batch);
 	acted += finish_parents(batch);
