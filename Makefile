@@ -4,7 +4,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" pg_wf.control
 MODULE_big = pg_wf
 OBJS       = src/pg_wf.o \
              src/wf_parse.o src/wf_graph.o src/wf_json.o src/wf_compile.o src/wf_def.o \
-             src/wf_state.o src/wf_store.o src/wf_expr.o src/wf_signal.o src/wf_token.o src/wf_audit.o \
+             src/wf_util.o src/wf_state.o src/wf_store.o src/wf_expr.o src/wf_signal.o src/wf_token.o src/wf_audit.o \
              src/wf_step.o src/wf_execution.o src/wf_foreach.o src/wf_flow.o src/wf_attempt.o \
              src/wf_task.o src/wf_queue.o src/wf_lifecycle.o src/wf_watchdog.o
 DATA       = $(wildcard sql/pg_wf--*.sql)

@@ -27,6 +27,7 @@
 #include "wf_signal.h"
 #include "wf_step.h"
 #include "wf_store.h"
+#include "wf_util.h"
 
 /* The attempt succeeded: record it, schedule its successors. */
 WfTaskState
@@ -78,13 +79,13 @@ wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 static Interval *
 retry_delay(WfRetry *r, int n)
 {
-	double		base = (double) r->delay->day * USECS_PER_DAY + r->delay->time;
+	double		base = wf_interval_usecs(r->delay);
 	double		d = base * pow(r->backoff, n - 1);
 	double		cap = 10.0 * 365 * USECS_PER_DAY;
 	Interval   *iv = palloc0(sizeof(Interval));
 
 	if (r->max_delay)
-		cap = Min(cap, (double) r->max_delay->day * USECS_PER_DAY + r->max_delay->time);
+		cap = Min(cap, wf_interval_usecs(r->max_delay));
 	if (isnan(d) || d > cap)
 		d = cap;
 	if (r->jitter)

@@ -132,13 +132,7 @@ eval_new_inputs(WfStep *s, Jsonb *ctx)
 		if (t->input == NULL)
 			in = wf_jsonb_object(0, NULL, NULL);
 		else if ((in = wf_eval_template(t->input, ctx, &err)) == NULL)
-		{
-			const char *keys[] = {"type", "task", "message"};
-			Jsonb	   *vals[] = {wf_jsonb_string("expression_error"),
-			wf_jsonb_string(t->name), wf_jsonb_string(err)};
-
-			return wf_jsonb_object(3, keys, vals);
-		}
+			return wf_expr_failure(t->name, NULL, err);
 		s->new_inputs[i] = JsonbPGetDatum(in);
 	}
 	return NULL;
@@ -284,11 +278,7 @@ save_execution(WfStep *s, Jsonb *ctx_for_output)
 		if (s->g->output &&
 			(output = wf_eval_template(s->g->output, ctx_for_output, &err)) == NULL)
 		{
-			const char *keys[] = {"type", "task", "message"};
-			Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), NULL,
-			wf_jsonb_string(psprintf("output: %s", err))};
-
-			wf_fail_execution(s, wf_jsonb_object(3, keys, vals));
+			wf_fail_execution(s, wf_expr_failure(NULL, "output", err));
 			return;
 		}
 		state = WF_EXEC_SUCCEEDED;
@@ -304,27 +294,16 @@ save_execution(WfStep *s, Jsonb *ctx_for_output)
 Jsonb *
 wf_publish(WfStep *s, WfTask *t, Jsonb *result)
 {
-	bool	   *want;
-	bool		all = false;
 	Jsonb	   *published;
 	char	   *err = NULL;
 
 	if (t->publish == NULL)
 		return NULL;
-	want = palloc0(sizeof(bool) * s->g->ntasks);
-	if (wf_template_refs(t->publish, &all, want))
-		wf_load_views(s, all, want);
 	published = wf_eval_template(t->publish,
-								 wf_step_context(s, result, NULL),
+								 wf_step_context_for(s, &t->publish, 1, result, NULL),
 								 &err);
 	if (published == NULL)
-	{
-		const char *keys[] = {"type", "task", "message"};
-		Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), wf_jsonb_string(t->name),
-		wf_jsonb_string(psprintf("publish: %s", err))};
-
-		return wf_jsonb_object(3, keys, vals);
-	}
+		return wf_expr_failure(t->name, "publish", err);
 	s->vars = wf_jsonb_concat(wf_step_vars(s), published);
 	s->vars_changed = true;
 	return NULL;
@@ -338,9 +317,6 @@ wf_publish(WfStep *s, WfTask *t, Jsonb *result)
 Jsonb *
 wf_prepare_inputs(WfStep *s, Jsonb **ctx_out)
 {
-	bool	   *want;
-	bool		all = false;
-	bool		need = false;
 	bool		dynamic;
 	bool		may_finish = (s->active + s->nnew == 0);
 
@@ -354,14 +330,13 @@ wf_prepare_inputs(WfStep *s, Jsonb **ctx_out)
 	}
 	if (dynamic)
 	{
-		want = palloc0(sizeof(bool) * s->g->ntasks);
+		/* what the new tasks' inputs read, and the output if it may be needed */
+		WfTemplate **tmpls = palloc(sizeof(WfTemplate *) * (s->nnew + 1));
+
 		for (int i = 0; i < s->nnew; i++)
-			need |= wf_template_refs(s->g->tasks[s->new_tasks[i]].input, &all, want);
-		if (may_finish)
-			need |= wf_template_refs(s->g->output, &all, want);
-		if (need)
-			wf_load_views(s, all, want);
-		*ctx_out = wf_step_context(s, NULL, NULL);
+			tmpls[i] = s->g->tasks[s->new_tasks[i]].input;
+		tmpls[s->nnew] = may_finish ? s->g->output : NULL;
+		*ctx_out = wf_step_context_for(s, tmpls, s->nnew + 1, NULL, NULL);
 	}
 	return eval_new_inputs(s, *ctx_out);
 }

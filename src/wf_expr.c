@@ -176,6 +176,22 @@ wf_jsonb_object(int n, const char **keys, Jsonb **values)
 	return JsonbValueToJsonb(res);
 }
 
+/*
+ * The error document of an expression that failed: {"type":
+ * "expression_error", "task": task (or null), "message": "what: message"
+ * (or the message alone)}.
+ */
+Jsonb *
+wf_expr_failure(const char *task, const char *what, const char *message)
+{
+	const char *keys[] = {"type", "task", "message"};
+	Jsonb	   *vals[] = {wf_jsonb_string("expression_error"),
+		task ? wf_jsonb_string(task) : NULL,
+	wf_jsonb_string(what ? psprintf("%s: %s", what, message) : message)};
+
+	return wf_jsonb_object(3, keys, vals);
+}
+
 Jsonb *
 wf_jsonb_int(int64 i)
 {

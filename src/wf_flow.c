@@ -39,6 +39,7 @@
 #include "wf_signal.h"
 #include "wf_step.h"
 #include "wf_store.h"
+#include "wf_util.h"
 
 typedef enum JoinDecision
 {
@@ -173,16 +174,6 @@ insert_decided(WfStep *s, int idx, WfTaskState state, Jsonb *result, Jsonb *erro
 	return id;
 }
 
-static Jsonb *
-expression_failure(const char *task, const char *what, const char *message)
-{
-	const char *keys[] = {"type", "task", "message"};
-	Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), wf_jsonb_string(task),
-	wf_jsonb_string(psprintf("%s: %s", what, message))};
-
-	return wf_jsonb_object(3, keys, vals);
-}
-
 static int64 start_execution(const char *name, Jsonb *input, text *key,
 							   int64 parent_task_id, int depth);
 
@@ -231,17 +222,12 @@ start_child(WfStep *s, int idx, Worklist *w)
 
 	if (t->input && t->input->dynamic)
 	{
-		bool	   *want = palloc0(sizeof(bool) * s->g->ntasks);
-		bool		all = false;
-
-		if (wf_template_refs(t->input, &all, want))
-			wf_load_views(s, all, want);
 		input = wf_eval_template(t->input,
-								 wf_step_context(s, NULL, NULL),
+								 wf_step_context_for(s, &t->input, 1, NULL, NULL),
 								 &err);
 		if (input == NULL)
 		{
-			s->failure = expression_failure(t->name, "input", err);
+			s->failure = wf_expr_failure(t->name, "input", err);
 			return;
 		}
 	}
@@ -386,20 +372,17 @@ edges_fired(WfStep *s, Ended *e, bool *fired)
 			continue;
 		if (ctx == NULL)
 		{
-			bool	   *want = palloc0(sizeof(bool) * s->g->ntasks);
-			bool		all = false;
-			bool		need = false;
+			/* one context for every "when" of the task's edges */
+			WfTemplate **whens = palloc(sizeof(WfTemplate *) * t->nedges);
 
 			for (int j = 0; j < t->nedges; j++)
-				need |= wf_template_refs(t->edges[j].when, &all, want);
-			if (need)
-				wf_load_views(s, all, want);
-			ctx = wf_step_context(s, e->result, e->error);
+				whens[j] = t->edges[j].when;
+			ctx = wf_step_context_for(s, whens, t->nedges, e->result, e->error);
 		}
 		r = wf_eval_template(edge->when, ctx, &err);
 		if (r == NULL)
 		{
-			s->failure = expression_failure(t->name,
+			s->failure = wf_expr_failure(t->name,
 											psprintf("when of the edge to \"%s\"",
 													 s->g->tasks[edge->target].name),
 											err);
@@ -642,8 +625,7 @@ start_execution(const char *name, Jsonb *input, text *key, int64 parent_task_id,
 	s.parent_task_id = parent_task_id;
 	s.depth = depth;
 	if (s.g->timeout)
-		wf_watchdog_due(GetCurrentTransactionStartTimestamp() +
-						s.g->timeout->day * USECS_PER_DAY + s.g->timeout->time);
+		wf_watchdog_due(wf_after(GetCurrentTransactionStartTimestamp(), s.g->timeout));
 	wf_events_exec(&s.ev, WF_EXEC_RUNNING, NULL);
 
 	/* Start tasks; engine tasks among them are decided at once. */

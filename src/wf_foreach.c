@@ -41,16 +41,6 @@ static WfPlan forget_count = {
 	2, {INT8OID, TEXTOID}
 };
 
-static Jsonb *
-foreach_failure(WfTask *t, const char *message)
-{
-	const char *keys[] = {"type", "task", "message"};
-	Jsonb	   *vals[] = {wf_jsonb_string("expression_error"), wf_jsonb_string(t->name),
-	wf_jsonb_string(message)};
-
-	return wf_jsonb_object(3, keys, vals);
-}
-
 /*
  * Start the for_each task idx: its row and its items. Returns false with
  * s->failure set if an expression failed; *ended if there were no items
@@ -80,9 +70,7 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 		7, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, INT4OID, JSONBARRAYOID}
 	};
 	WfTask	   *t = &s->g->tasks[idx];
-	bool	   *want = palloc0(sizeof(bool) * s->g->ntasks);
-	bool		all = false;
-	bool		need = false;
+	WfTemplate *tmpls[2] = {t->for_each, t->input};
 	Jsonb	   *ctx;
 	Jsonb	   *list;
 	char	   *err = NULL;
@@ -92,27 +80,23 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	const char *ikeys[] = {"item", "index"};
 
-	need |= wf_template_refs(t->for_each, &all, want);
-	need |= wf_template_refs(t->input, &all, want);
-	if (need)
-		wf_load_views(s, all, want);
-	ctx = wf_step_context(s, NULL, NULL);
+	ctx = wf_step_context_for(s, tmpls, 2, NULL, NULL);
 	list = wf_eval_template(t->for_each, ctx, &err);
 	if (list == NULL)
 	{
-		s->failure = foreach_failure(t, psprintf("for_each: %s", err));
+		s->failure = wf_expr_failure(t->name, "for_each", err);
 		return false;
 	}
 	if (!JB_ROOT_IS_ARRAY(list) || JB_ROOT_IS_SCALAR(list))
 	{
-		s->failure = foreach_failure(t, "for_each: the expression did not yield an array");
+		s->failure = wf_expr_failure(t->name, "for_each", "the expression did not yield an array");
 		return false;
 	}
 	n = JB_ROOT_COUNT(list);
 	if (n > WF_MAX_ITEMS)
 	{
-		s->failure = foreach_failure(t, psprintf("for_each: %d items; the limit is %d",
-												 n, WF_MAX_ITEMS));
+		s->failure = wf_expr_failure(t->name, "for_each",
+									 psprintf("%d items; the limit is %d", n, WF_MAX_ITEMS));
 		return false;
 	}
 
@@ -131,7 +115,7 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 										wf_jsonb_concat(ctx, wf_jsonb_object(2, ikeys, vals)),
 										&err)) == NULL)
 		{
-			s->failure = foreach_failure(t, psprintf("input of item %d: %s", i, err));
+			s->failure = wf_expr_failure(t->name, psprintf("input of item %d", i), err);
 			return false;
 		}
 		inputs[i] = JsonbPGetDatum(in);

@@ -26,22 +26,13 @@
 #include "wf_signal.h"
 #include "wf_step.h"
 #include "wf_store.h"
+#include "wf_util.h"
 
 PG_FUNCTION_INFO_V1(wf_start);
 PG_FUNCTION_INFO_V1(wf_cancel);
 PG_FUNCTION_INFO_V1(wf_pause);
 PG_FUNCTION_INFO_V1(wf_resume);
 PG_FUNCTION_INFO_V1(wf_rerun);
-
-static int64
-get_execution_id(FunctionCallInfo fcinfo)
-{
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("execution_id must not be null")));
-	return PG_GETARG_INT64(0);
-}
 
 static void
 refuse_state(WfStep *s, const char *call)
@@ -83,7 +74,7 @@ wf_start(PG_FUNCTION_ARGS)
 Datum
 wf_cancel(PG_FUNCTION_ARGS)
 {
-	int64		id = get_execution_id(fcinfo);
+	int64		id = wf_arg_id(fcinfo, 0, "execution_id");
 	WfStep		s;
 	const char *keys[] = {"type", "reason", "by"};
 	Jsonb	   *vals[3];
@@ -113,7 +104,7 @@ wf_cancel(PG_FUNCTION_ARGS)
 Datum
 wf_pause(PG_FUNCTION_ARGS)
 {
-	int64		id = get_execution_id(fcinfo);
+	int64		id = wf_arg_id(fcinfo, 0, "execution_id");
 	WfStep		s;
 
 	SPI_connect();
@@ -152,7 +143,7 @@ wake_queues(WfStep *s)
 Datum
 wf_resume(PG_FUNCTION_ARGS)
 {
-	int64		id = get_execution_id(fcinfo);
+	int64		id = wf_arg_id(fcinfo, 0, "execution_id");
 	WfStep		s;
 
 	SPI_connect();
@@ -230,7 +221,7 @@ wf_rerun(PG_FUNCTION_ARGS)
 		"UPDATE wf.execution SET deadline = pg_catalog.now() + $2 WHERE id = $1",
 		2, {INT8OID, INTERVALOID}
 	};
-	int64		id = get_execution_id(fcinfo);
+	int64		id = wf_arg_id(fcinfo, 0, "execution_id");
 	WfStep		s;
 	Datum		values[2];
 	char	   *type;
@@ -309,8 +300,7 @@ wf_rerun(PG_FUNCTION_ARGS)
 	{
 		values[1] = IntervalPGetDatum(s.g->timeout);
 		wf_exec(&new_deadline, values, NULL, 1);
-		wf_watchdog_due(GetCurrentTransactionStartTimestamp() +
-						s.g->timeout->day * USECS_PER_DAY + s.g->timeout->time);
+		wf_watchdog_due(wf_after(GetCurrentTransactionStartTimestamp(), s.g->timeout));
 	}
 	wf_events_exec(&s.ev, WF_EXEC_RUNNING, wf_jsonb_object(1, keys, vals));
 	s.state = WF_EXEC_RUNNING;

@@ -26,19 +26,9 @@
 #include "wf_signal.h"
 #include "wf_store.h"
 #include "wf_token.h"
+#include "wf_util.h"
 
 PG_FUNCTION_INFO_V1(wf_claim);
-
-static void
-check_positive_interval(Interval *iv, const char *what)
-{
-	if (iv->month < 0 || iv->day < 0 || iv->time < 0 ||
-		(iv->month == 0 && iv->day == 0 && iv->time == 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a positive interval", what),
-				 errhint("For example '5 minutes'.")));
-}
 
 /*
  * wf_claim(queue text, max_tasks integer, lease interval, runner text)
@@ -97,7 +87,7 @@ wf_claim(PG_FUNCTION_ARGS)
 	queue = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	max_tasks = PG_GETARG_INT32(1);
 	lease = PG_GETARG_INTERVAL_P(2);
-	check_positive_interval(lease, "lease");
+	wf_check_positive_interval(lease, "lease");
 
 	InitMaterializedSRF(fcinfo, 0);
 

@@ -257,8 +257,8 @@ static WfPlan plan_views_all = {
  * Context: the task rows that the pending expressions read
  * ---------------------------------------------------------------------
  */
-void
-wf_load_views(WfStep *s, bool all, bool *want)
+static void
+load_views(WfStep *s, bool all, bool *want)
 {
 	uint64		n;
 	Datum		values[2];
@@ -295,4 +295,22 @@ Jsonb *
 wf_step_context(WfStep *s, Jsonb *result, Jsonb *error)
 {
 	return wf_context(wf_step_input(s), wf_step_vars(s), s->nviews, s->views, result, error);
+}
+
+/*
+ * The context in which to evaluate templates tmpls[0..n-1] (NULLs are
+ * skipped): first load the task rows they read, and only those.
+ */
+Jsonb *
+wf_step_context_for(WfStep *s, WfTemplate *const *tmpls, int n, Jsonb *result, Jsonb *error)
+{
+	bool	   *want = palloc0(sizeof(bool) * s->g->ntasks);
+	bool		all = false;
+	bool		need = false;
+
+	for (int i = 0; i < n; i++)
+		need |= wf_template_refs(tmpls[i], &all, want);
+	if (need)
+		load_views(s, all, want);
+	return wf_step_context(s, result, error);
 }

@@ -73,7 +73,8 @@ extern void wf_step_close(WfStep *s);
 
 extern Jsonb *wf_step_input(WfStep *s);
 extern Jsonb *wf_step_vars(WfStep *s);
-extern void wf_load_views(WfStep *s, bool all, bool *want);
 extern Jsonb *wf_step_context(WfStep *s, Jsonb *result, Jsonb *error);
+extern Jsonb *wf_step_context_for(WfStep *s, WfTemplate *const *tmpls, int n,
+								  Jsonb *result, Jsonb *error);
 
 #endif							/* WF_STEP_H */

@@ -35,21 +35,12 @@
 #include "wf_step.h"
 #include "wf_store.h"
 #include "wf_token.h"
+#include "wf_util.h"
 
 PG_FUNCTION_INFO_V1(wf_task_complete);
 PG_FUNCTION_INFO_V1(wf_task_complete_batch);
 PG_FUNCTION_INFO_V1(wf_task_delegate);
 PG_FUNCTION_INFO_V1(wf_heartbeat);
-
-static int64
-get_task_id(FunctionCallInfo fcinfo)
-{
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("task_id must not be null")));
-	return PG_GETARG_INT64(0);
-}
 
 static char *
 get_token(FunctionCallInfo fcinfo, int argno, bool required)
@@ -74,11 +65,7 @@ get_positive_interval(FunctionCallInfo fcinfo, int argno, const char *what)
 	if (PG_ARGISNULL(argno))
 		return NULL;
 	iv = PG_GETARG_INTERVAL_P(argno);
-	if (iv->month < 0 || iv->day < 0 || iv->time < 0 ||
-		(iv->month == 0 && iv->day == 0 && iv->time == 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a positive interval", what)));
+	wf_check_positive_interval(iv, what);
 	return iv;
 }
 
@@ -275,7 +262,7 @@ Datum
 wf_task_complete(PG_FUNCTION_ARGS)
 {
 	MemoryContext callercxt = CurrentMemoryContext;
-	int64		task_id = get_task_id(fcinfo);
+	int64		task_id = wf_arg_id(fcinfo, 0, "task_id");
 	bool		success = parse_status(PG_ARGISNULL(1) ? NULL :
 									   text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	Jsonb	   *result = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
@@ -479,7 +466,7 @@ wf_task_delegate(PG_FUNCTION_ARGS)
 		3, {INT8OID, BYTEAOID, INTERVALOID}
 	};
 	MemoryContext callercxt = CurrentMemoryContext;
-	int64		task_id = get_task_id(fcinfo);
+	int64		task_id = wf_arg_id(fcinfo, 0, "task_id");
 	char	   *token = get_token(fcinfo, 1, true);
 	Interval   *timeout = get_positive_interval(fcinfo, 2, "timeout");
 	WfStep		s;
@@ -535,7 +522,7 @@ wf_heartbeat(PG_FUNCTION_ARGS)
 		"WHERE id = $1 RETURNING lease_until",
 		2, {INT8OID, INTERVALOID}
 	};
-	int64		task_id = get_task_id(fcinfo);
+	int64		task_id = wf_arg_id(fcinfo, 0, "task_id");
 	char	   *token = get_token(fcinfo, 1, true);
 	Interval   *lease = get_positive_interval(fcinfo, 2, "lease");
 	WfStep		s;

@@ -2,8 +2,8 @@
  * wf_watchdog.c — the watchdog: wf_tick() and the background worker that
  * runs it.
  *
- * One pass (wf_tick_run) does three kinds of due work, each in batches of
- * at most pg_wf.batch_size rows:
+ * One pass (tick_run) does five kinds of due work, each in batches of at
+ * most pg_wf.batch_size rows:
  *   - a running task whose lease passed: the attempt fails with a
  *     "lease_expired" error (its runner is presumed dead) -> retry or fail;
  *   - a delegated task whose deadline passed: the attempt fails with a
@@ -12,10 +12,10 @@
  *   - an execution whose timeout passed: it fails with a "timeout" error;
  *   - a sub-workflow that ended (wf.inbox): its parent's task succeeds with
  *     the child's output, or fails with the child's error.
- * Each expiry is an engine step (wf_engine.c) that takes its execution's
- * lock with SKIP LOCKED: the watchdog never waits for a runner, a callback
- * or a cancel; whoever holds the lock decides, and the watchdog looks again
- * on its next pass.
+ * Each expiry is an engine step (wf_step.c, wf_attempt.c) that takes its
+ * execution's lock with SKIP LOCKED: the watchdog does not wait for a
+ * runner, a callback or a cancel there; whoever holds the lock decides,
+ * and the watchdog looks again on its next pass.
  *
  * The worker (pg_wf in shared_preload_libraries) connects to the database
  * named by pg_wf.database and sleeps until the next due time (earliest
@@ -23,8 +23,9 @@
  * creates an earlier due time sets the worker's latch when it commits. A
  * pass that filled a batch is followed at once by another transaction, so a
  * million overdue tasks are handled in bounded transactions. On error the
- * worker exits and the postmaster restarts it; at start it first handles
- * everything that became due while it was away (e.g. after a crash).
+ * worker exits and the postmaster restarts it (after WORKER_RESTART_S); at
+ * start it first handles everything that became due while it was away
+ * (e.g. after a crash).
  */
 #include "postgres.h"
 
@@ -55,10 +56,15 @@
 PG_FUNCTION_INFO_V1(wf_tick);
 PGDLLEXPORT void wf_watchdog_main(Datum arg);
 
+#define DEFAULT_BATCH_SIZE	1000
+#define DEFAULT_MAX_SLEEP_MS	60000
+#define WORKER_RESTART_S	5	/* after the worker exits on an error */
+#define REPOLL_MS			100 /* past due but locked by someone: look again */
+
 /* GUCs */
 static char *wf_database = NULL;
-static int	wf_batch_size = 1000;
-static int	wf_max_sleep = 60000;	/* ms */
+static int	wf_batch_size = DEFAULT_BATCH_SIZE;
+static int	wf_max_sleep = DEFAULT_MAX_SLEEP_MS;
 
 void
 wf_watchdog_init(void)
@@ -72,11 +78,11 @@ wf_watchdog_init(void)
 	DefineCustomIntVariable("pg_wf.batch_size",
 							"Most tasks of each kind one watchdog pass acts on.",
 							"A pass that fills a batch is followed at once by another transaction.",
-							&wf_batch_size, 1000, 1, 1000000,
+							&wf_batch_size, DEFAULT_BATCH_SIZE, 1, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("pg_wf.max_sleep",
 							"Longest the watchdog worker sleeps when nothing is due.",
-							NULL, &wf_max_sleep, 60000, 10, INT_MAX / 2,
+							NULL, &wf_max_sleep, DEFAULT_MAX_SLEEP_MS, 10, INT_MAX / 2,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pg_wf");
 
@@ -86,7 +92,7 @@ wf_watchdog_init(void)
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
+	worker.bgw_restart_time = WORKER_RESTART_S;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_wf");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "wf_watchdog_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_wf watchdog");
@@ -444,7 +450,7 @@ wf_watchdog_main(Datum arg)
 			long		until = TimestampDifferenceMilliseconds(now, due);
 
 			/* past due after a pass: its rows are locked; look again soon */
-			sleep_ms = Min(sleep_ms, until > 0 ? until + 1 : 100);
+			sleep_ms = Min(sleep_ms, until > 0 ? until + 1 : REPOLL_MS);
 		}
 		wf_signal_worker_sleeps_until(TimestampTzPlusMilliseconds(now, sleep_ms));
 
