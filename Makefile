@@ -40,3 +40,11 @@ installcheck-isolation:
 # Benchmarks against a floor measured in the same run (not part of the tests).
 bench:
 	bash test/bench/run.sh
+
+# Source checks (also run by test/run.sh): no circle among src/ files, and
+# PostgreSQL's indentation (pg_bsd_indent). `make indent` rewrites src/.
+.PHONY: layers indent
+layers: all
+	perl test/tools/layers.pl
+indent:
+	bash test/tools/indent.sh

@@ -52,7 +52,7 @@
 /* One jsonpath expression found in a template. */
 typedef struct WfExpr
 {
-	char	   *text;			/* jsonpath source, as written */
+	char	   *source;			/* jsonpath source, as written */
 	Datum		path;			/* compiled jsonpath (wf_expr_compile) */
 	bool		all_tasks;		/* needs every task in the context */
 	int			nrefs;			/* task indexes it names: $.tasks.NAME */
@@ -150,7 +150,7 @@ typedef struct WfGraph
 	WfTemplate *output;			/* NULL: the execution's vars */
 	WfTemplate *vars;			/* initial vars (over $.input), or NULL */
 	Interval   *timeout;		/* of the whole execution, or NULL */
-	Datum		input_defaults;	/* jsonb object of defaults (wf_graph_compile) */
+	Datum		input_defaults; /* jsonb object of defaults (wf_graph_compile) */
 	MemoryContext cxt;
 } WfGraph;
 

@@ -148,7 +148,7 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 																	  IntervalPGetDatum(delay))));
 		vals[3] = wf_jsonb_string(timestamptz_to_str(not_before));
 		wf_events_task(&s->ev, tr->id, tr->name, WF_TASK_READY,
-					  wf_jsonb_concat(detail, wf_jsonb_object(4, keys, vals)));
+					   wf_jsonb_concat(detail, wf_jsonb_object(4, keys, vals)));
 		return WF_TASK_READY;
 	}
 
@@ -158,9 +158,13 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 		const char *keys[] = {"error"};
 
 		wf_events_task(&s->ev, tr->id, tr->name, WF_TASK_FAILED,
-					  wf_jsonb_concat(detail, wf_jsonb_object(1, keys, &error)));
+					   wf_jsonb_concat(detail, wf_jsonb_object(1, keys, &error)));
 	}
-	/* An on_error edge that fires handles the failure; else the execution fails. */
+
+	/*
+	 * An on_error edge that fires handles the failure; else the execution
+	 * fails.
+	 */
 	s->active--;
 	{
 		int64		id = tr->id;

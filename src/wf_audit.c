@@ -55,7 +55,8 @@ wf_audit_late(int64 exec_id, int64 task_id, const char *task, Jsonb *report)
 	bool		written = false;
 
 	msg->dbid = MyDatabaseId;
-	msg->roleid = GetUserId();	/* the extension's owner: we run SECURITY DEFINER */
+	/* the extension's owner: we run SECURITY DEFINER */
+	msg->roleid = GetUserId();
 	msg->exec_id = exec_id;
 	msg->task_id = task_id;
 	msg->written = false;

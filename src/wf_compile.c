@@ -114,7 +114,7 @@ compile_template(WfTemplate *t, Jsonb *value)
 	t->value = JsonbPGetDatum(value);
 	for (int i = 0; i < t->nexprs; i++)
 		t->exprs[i].path = DirectFunctionCall1(jsonpath_in,
-											   CStringGetDatum(t->exprs[i].text));
+											   CStringGetDatum(t->exprs[i].source));
 }
 
 /*
@@ -142,18 +142,21 @@ wf_graph_compile(WfGraph *g, Datum definition)
 	compile_template(g->output, g->output ? get_key(&def->root, "output") : NULL);
 	compile_template(g->vars, g->vars ? get_key(&def->root, "vars") : NULL);
 
-	/* A "when" or "for_each" is one expression string: its template is that string. */
+	/*
+	 * A "when" or "for_each" is one expression string: its template is that
+	 * string.
+	 */
 	for (int i = 0; i < g->ntasks; i++)
 		if (g->tasks[i].for_each)
 			compile_template(g->tasks[i].for_each,
-							 wf_jsonb_string(g->tasks[i].for_each->exprs[0].text));
+							 wf_jsonb_string(g->tasks[i].for_each->exprs[0].source));
 	for (int i = 0; i < g->ntasks; i++)
 		for (int k = 0; k < g->tasks[i].nedges; k++)
 		{
 			WfTemplate *w = g->tasks[i].edges[k].when;
 
 			if (w)
-				compile_template(w, wf_jsonb_string(w->exprs[0].text));
+				compile_template(w, wf_jsonb_string(w->exprs[0].source));
 		}
 
 	/* Defaults of the declared input, as one object. */

@@ -77,7 +77,11 @@ wf_update_execution(WfStep *s, WfExecState state, Jsonb *output, Jsonb *error)
 
 	values[0] = Int64GetDatum(s->exec_id);
 	values[1] = Int32GetDatum(s->active);
-	/* vars only if a publish changed them: an unchanged document is not rewritten */
+
+	/*
+	 * vars only if a publish changed them: an unchanged document is not
+	 * rewritten
+	 */
 	values[2] = s->vars_changed ? JsonbPGetDatum(s->vars) : (Datum) 0;
 	nulls[2] = s->vars_changed ? ' ' : 'n';
 	values[3] = CStringGetTextDatum(wf_exec_state_name(state));
@@ -89,7 +93,10 @@ wf_update_execution(WfStep *s, WfExecState state, Jsonb *output, Jsonb *error)
 	wf_exec(&plan, values, nulls, 1);
 	s->ev.n = 0;
 
-	/* A sub-workflow that ended: its parent's task is finished by the watchdog. */
+	/*
+	 * A sub-workflow that ended: its parent's task is finished by the
+	 * watchdog.
+	 */
 	if (s->parent_task_id != 0 && !s->no_inbox && !wf_exec_is_live(state))
 	{
 		static WfPlan inbox = {
@@ -217,7 +224,11 @@ wf_cancel_rest(WfStep *s)
 	}
 	s->active = 0;
 	s->nnew = 0;
-	/* Cancelling a sub-workflow task cancels its child (parent, then child: the lock order). */
+
+	/*
+	 * Cancelling a sub-workflow task cancels its child (parent, then child:
+	 * the lock order).
+	 */
 	for (int i = 0; i < nsubs; i++)
 		cancel_children(subs[i], "its parent task was cancelled");
 	s->nnew = 0;

@@ -242,7 +242,7 @@ static WfExpr *
 find_expr(WfTemplate *t, const char *s, int len)
 {
 	for (int i = 0; i < t->nexprs; i++)
-		if (strncmp(t->exprs[i].text, s, len) == 0 && t->exprs[i].text[len] == '\0')
+		if (strncmp(t->exprs[i].source, s, len) == 0 && t->exprs[i].source[len] == '\0')
 			return &t->exprs[i];
 	elog(ERROR, "expression \"%.*s\" was not compiled", len, s);
 	return NULL;				/* keep compiler quiet */

@@ -56,7 +56,7 @@ typedef struct Ended
 	WfTaskState state;			/* succeeded, failed, skipped */
 	Jsonb	   *result;
 	Jsonb	   *error;
-	bool		publish;		/* decided in this step: its publish is still to run */
+	bool		publish;		/* decided in this step: publish still to run */
 } Ended;
 
 typedef struct Worklist
@@ -175,7 +175,7 @@ insert_decided(WfStep *s, int idx, WfTaskState state, Jsonb *result, Jsonb *erro
 }
 
 static int64 start_execution(const char *name, Jsonb *input, text *key,
-							   int64 parent_task_id, int depth);
+							 int64 parent_task_id, int depth);
 
 typedef struct StartCall
 {
@@ -383,9 +383,9 @@ edges_fired(WfStep *s, Ended *e, bool *fired)
 		if (r == NULL)
 		{
 			s->failure = wf_expr_failure(t->name,
-											psprintf("when of the edge to \"%s\"",
-													 s->g->tasks[edge->target].name),
-											err);
+										 psprintf("when of the edge to \"%s\"",
+												  s->g->tasks[edge->target].name),
+										 err);
 			return false;
 		}
 		fired[k] = JB_ROOT_IS_SCALAR(r) && JsonbExtractScalar(&r->root, &v) &&

@@ -78,8 +78,8 @@ add_edge(EdgeList *l, WfGraph *g, int source, int target, WfEdgeKind kind,
 	for (int i = 0; i < l->n; i++)
 		if (l->e[i].source == source && l->e[i].edge.target == target)
 			wf_def_error(path, "Use on_complete for \"either way\", or one condition per edge.",
-					  "task \"%s\" leads to \"%s\" twice (also at %s)",
-					  g->tasks[source].name, g->tasks[target].name, l->e[i].path);
+						 "task \"%s\" leads to \"%s\" twice (also at %s)",
+						 g->tasks[source].name, g->tasks[target].name, l->e[i].path);
 	if (l->n == l->max)
 	{
 		l->max = l->max ? l->max * 2 : 16;
@@ -102,7 +102,7 @@ edge_target(WfGraph *g, int source, const char *name, const char *path, const ch
 		wf_def_error(path, NULL, "task \"%s\" %s unknown task \"%s\"", g->tasks[source].name, what, name);
 	if (idx == source)
 		wf_def_error(path, "A task runs at most once per execution: loops are refused (use for_each or a sub-workflow).",
-				  "task \"%s\" %s itself", g->tasks[source].name, what);
+					 "task \"%s\" %s itself", g->tasks[source].name, what);
 	return idx;
 }
 
@@ -122,7 +122,7 @@ parse_transitions(ParseState *ps, EdgeList *l, int i, const char *key, WfEdgeKin
 		return;
 	if (!json_is_array(list))
 		wf_def_error(kpath, "List task names or {\"task\": NAME, \"when\": \"$...\"} objects.",
-				  "%s must be an array, not %s", key, wf_json_type_name(list));
+					 "%s must be an array, not %s", key, wf_json_type_name(list));
 	json_array_foreach(list, j, entry)
 	{
 		char	   *epath = wf_path_index(kpath, j);
@@ -143,13 +143,13 @@ parse_transitions(ParseState *ps, EdgeList *l, int i, const char *key, WfEdgeKin
 
 				if (ws == NULL || ws[0] != '$' || ws[1] == '$')
 					wf_def_error(wf_path_key(epath, "when"), "For example \"$.result.ok == true\".",
-							  "when must be a jsonpath expression (a string starting with \"$\")");
+								 "when must be a jsonpath expression (a string starting with \"$\")");
 				when = wf_parse_template(ps, w, wf_path_key(epath, "when"));
 			}
 		}
 		if (!json_is_string(name))
 			wf_def_error(json_is_object(entry) ? wf_path_key(epath, "task") : epath, NULL,
-					  "transition targets are task names (strings), not %s", wf_json_type_name(name));
+						 "transition targets are task names (strings), not %s", wf_json_type_name(name));
 		add_edge(l, g, i, edge_target(g, i, json_string_value(name), epath, "leads to"),
 				 kind, when, epath);
 	}
@@ -179,7 +179,7 @@ wf_resolve_edges(ParseState *ps)
 			continue;
 		if (!json_is_array(req))
 			wf_def_error(rpath, "requires lists the names of tasks that must succeed first.",
-					  "requires must be an array, not %s", wf_json_type_name(req));
+						 "requires must be an array, not %s", wf_json_type_name(req));
 		json_array_foreach(req, j, r)
 		{
 			char	   *epath = wf_path_index(rpath, j);
@@ -187,17 +187,17 @@ wf_resolve_edges(ParseState *ps)
 
 			if (!json_is_string(r))
 				wf_def_error(epath, NULL, "requires entries must be task names (strings), not %s",
-						  wf_json_type_name(r));
+							 wf_json_type_name(r));
 			idx = wf_task_index(g, json_string_value(r));
 			if (idx < 0)
 				wf_def_error(epath, NULL, "task \"%s\" requires unknown task \"%s\"", t->name,
-						  json_string_value(r));
+							 json_string_value(r));
 			if (idx == i)
 				wf_def_error(epath, NULL, "task \"%s\" requires itself", t->name);
 			for (int k = 0; k < l.n; k++)
 				if (l.e[k].source == idx && l.e[k].edge.target == i)
 					wf_def_error(epath, NULL, "task \"%s\" requires \"%s\" twice", t->name,
-							  json_string_value(r));
+								 json_string_value(r));
 			add_edge(&l, g, idx, i, WF_EDGE_SUCCESS, NULL, epath);
 		}
 	}
@@ -238,14 +238,14 @@ wf_resolve_edges(ParseState *ps)
 			continue;
 		if (t->nrequires < 2)
 			wf_def_error(jpath, "A join decides between several inbound edges.",
-					  "task \"%s\" has %d inbound edge%s; join needs at least 2",
-					  t->name, t->nrequires, t->nrequires == 1 ? "" : "s");
+						 "task \"%s\" has %d inbound edge%s; join needs at least 2",
+						 t->name, t->nrequires, t->nrequires == 1 ? "" : "s");
 		if (json_is_string(x) && strcmp(json_string_value(x), "all") == 0)
 			continue;
 		if (!json_is_integer(x) || json_integer_value(x) < 1 ||
 			json_integer_value(x) > t->nrequires)
 			wf_def_error(jpath, "join is \"all\" or how many inbound edges must fire.",
-					  "join must be \"all\" or an integer from 1 to %d", t->nrequires);
+						 "join must be \"all\" or an integer from 1 to %d", t->nrequires);
 		t->join = (int) json_integer_value(x);
 		if (t->join == t->nrequires)
 			t->join = 0;
@@ -319,7 +319,6 @@ wf_check_cycles(WfGraph *g)
 			appendStringInfo(&buf, " -> %s", g->tasks[queue[s]].name);
 	}
 	wf_def_error(wf_path_key("$.tasks", g->tasks[cur].name),
-			  "A task runs at most once per execution: loops are refused (use for_each or a sub-workflow).",
-			  "tasks form a cycle: %s", buf.data);
+				 "A task runs at most once per execution: loops are refused (use for_each or a sub-workflow).",
+				 "tasks form a cycle: %s", buf.data);
 }
-

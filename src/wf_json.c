@@ -84,7 +84,7 @@ get_name(json_t *v, const char *path, const char *what, bool (*valid) (const cha
 		wf_def_error(path, NULL, "%s must not contain NUL characters", what);
 	if (strlen(s) > (size_t) maxlen)
 		wf_def_error(path, NULL, "%s is %zu bytes long; the limit is %d",
-				  what, strlen(s), maxlen);
+					 what, strlen(s), maxlen);
 	if (!valid(s))
 		wf_def_error(path, hint, "%s \"%s\" is not valid", what, s);
 	return s;
@@ -100,11 +100,14 @@ get_name(json_t *v, const char *path, const char *what, bool (*valid) (const cha
 static void
 resolve_refs(WfGraph *g, WfExpr *e, const char *path)
 {
-	const char *s = e->text;
+	const char *s = e->source;
 	const char *p;
 	int			maxrefs = 0;
 
-	/* Skip an optional mode, then "$": a bare or filtered root reads everything. */
+	/*
+	 * Skip an optional mode, then "$": a bare or filtered root reads
+	 * everything.
+	 */
 	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
 		s++;
 	if (strncmp(s, "lax", 3) == 0 || strncmp(s, "strict", 6) == 0)
@@ -115,13 +118,13 @@ resolve_refs(WfGraph *g, WfExpr *e, const char *path)
 	}
 	if (s[0] == '$' && s[1] != '.')
 		e->all_tasks = true;
-	if (strchr(e->text, '*'))
+	if (strchr(e->source, '*'))
 		e->all_tasks = true;
 
-	for (p = strstr(e->text, "tasks"); p; p = strstr(p + 5, "tasks"))
+	for (p = strstr(e->source, "tasks"); p; p = strstr(p + 5, "tasks"))
 	{
-		bool		prev_dot = (p > e->text && p[-1] == '.');
-		bool		at_root = (p >= e->text + 2 && prev_dot &&
+		bool		prev_dot = (p > e->source && p[-1] == '.');
+		bool		at_root = (p >= e->source + 2 && prev_dot &&
 							   (p[-2] == '$' || p[-2] == '@'));
 		const char *n = p + 5;
 		char		name[WF_MAX_NAME_LEN + 1];
@@ -131,12 +134,12 @@ resolve_refs(WfGraph *g, WfExpr *e, const char *path)
 		if (!prev_dot)
 		{
 			/* part of a longer word ("subtasks") is not a reference */
-			if (p > e->text && (isalnum((unsigned char) p[-1]) || p[-1] == '_'))
+			if (p > e->source && (isalnum((unsigned char) p[-1]) || p[-1] == '_'))
 				continue;
 			e->all_tasks = true;
 			continue;
 		}
-		if (p > e->text + 1 && !at_root)
+		if (p > e->source + 1 && !at_root)
 			continue;			/* a key named "tasks" somewhere else */
 		if (*n != '.')
 		{
@@ -168,7 +171,7 @@ resolve_refs(WfGraph *g, WfExpr *e, const char *path)
 		idx = wf_task_index(g, name);
 		if (idx < 0)
 			wf_def_error(path, NULL, "expression \"%s\" refers to unknown task \"%s\"",
-					  e->text, name);
+						 e->source, name);
 		if (e->nrefs == maxrefs)
 		{
 			maxrefs = maxrefs ? maxrefs * 2 : 4;
@@ -201,17 +204,17 @@ parse_retry(json_t *v, const char *path)
 
 	if (!json_is_object(v))
 		wf_def_error(path, "For example {\"count\": 3, \"delay\": \"2s\", \"backoff\": 2}.",
-				  "retry must be an object, not %s", wf_json_type_name(v));
+					 "retry must be an object, not %s", wf_json_type_name(v));
 	wf_check_keys(v, path, allowed,
-			   "Retry keys are count, delay, backoff, max_delay and jitter.");
+				  "Retry keys are count, delay, backoff, max_delay and jitter.");
 	x = json_object_get(v, "count");
 	if (!x)
 		wf_def_error(path, "count is the number of retries after the first attempt.",
-				  "retry has no count");
+					 "retry has no count");
 	if (!json_is_integer(x) || json_integer_value(x) < 0 ||
 		json_integer_value(x) > WF_MAX_RETRIES)
 		wf_def_error(wf_path_key(path, "count"), NULL,
-				  "count must be an integer from 0 to %d", WF_MAX_RETRIES);
+					 "count must be an integer from 0 to %d", WF_MAX_RETRIES);
 	r->count = (int) json_integer_value(x);
 
 	x = json_object_get(v, "delay");
@@ -223,7 +226,7 @@ parse_retry(json_t *v, const char *path)
 	{
 		if (!json_is_number(x) || json_number_value(x) < 1.0 || json_number_value(x) > 100.0)
 			wf_def_error(wf_path_key(path, "backoff"), "1 keeps the delay constant; 2 doubles it each retry.",
-					  "backoff must be a number from 1 to 100");
+						 "backoff must be a number from 1 to 100");
 		r->backoff = json_number_value(x);
 	}
 	x = json_object_get(v, "max_delay");
@@ -234,7 +237,7 @@ parse_retry(json_t *v, const char *path)
 	{
 		if (!json_is_boolean(x))
 			wf_def_error(wf_path_key(path, "jitter"), NULL, "jitter must be true or false, not %s",
-					  wf_json_type_name(x));
+						 wf_json_type_name(x));
 		r->jitter = json_is_true(x);
 	}
 	return r;
@@ -262,19 +265,19 @@ parse_engine(WfTask *t, json_t *v, const char *path)
 		t->engine = WF_ENGINE_SLEEP;
 	else
 		wf_def_error(epath, "Engine commands are noop, fail, succeed and sleep.",
-				  "unknown engine command \"%s\"", cmd);
+					 "unknown engine command \"%s\"", cmd);
 	t->action = psprintf("engine.%s", cmd);
 	for (int i = 0; attempt_keys[i]; i++)
 		if (json_object_get(v, attempt_keys[i]))
 			wf_def_error(wf_path_key(path, attempt_keys[i]),
-					  "The engine decides these tasks itself: no runner, no attempts.",
-					  "%s does not apply to an engine task", attempt_keys[i]);
+						 "The engine decides these tasks itself: no runner, no attempts.",
+						 "%s does not apply to an engine task", attempt_keys[i]);
 	x = json_object_get(v, "message");
 	if (x)
 	{
 		if (!json_is_string(x))
 			wf_def_error(wf_path_key(path, "message"), NULL, "message must be a string, not %s",
-					  wf_json_type_name(x));
+						 wf_json_type_name(x));
 		t->message = pstrdup(json_string_value(x));
 	}
 	x = json_object_get(v, "for");
@@ -282,7 +285,7 @@ parse_engine(WfTask *t, json_t *v, const char *path)
 	{
 		if (!x)
 			wf_def_error(path, "For example {\"engine\": \"sleep\", \"for\": \"10s\"}.",
-					  "a sleep needs \"for\": how long");
+						 "a sleep needs \"for\": how long");
 		t->sleep_for = get_duration(x, wf_path_key(path, "for"), false);
 	}
 }
@@ -322,7 +325,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	if (!json_is_object(v))
 		wf_def_error(path, NULL, "task must be an object, not %s", wf_json_type_name(v));
 	wf_check_keys(v, path, allowed,
-			   "Task keys are action, engine or workflow, description, input, publish, requires, on_success, on_error, on_complete, join, for_each, concurrency, queue, retry, timeout, delegate_timeout, message and for.");
+				  "Task keys are action, engine or workflow, description, input, publish, requires, on_success, on_error, on_complete, join, for_each, concurrency, queue, retry, timeout, delegate_timeout, message and for.");
 
 	x = json_object_get(v, "workflow");
 	if (x)
@@ -333,8 +336,8 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 		for (int i = 0; not_with[i]; i++)
 			if (json_object_get(v, not_with[i]))
 				wf_def_error(wf_path_key(path, not_with[i]),
-						  "A sub-workflow task starts a child execution; the child's tasks have their own policies.",
-						  "%s does not apply to a sub-workflow task", not_with[i]);
+							 "A sub-workflow task starts a child execution; the child's tasks have their own policies.",
+							 "%s does not apply to a sub-workflow task", not_with[i]);
 		t->workflow = pstrdup(get_name(x, wf_path_key(path, "workflow"), "workflow name",
 									   wf_is_identifier, WF_MAX_NAME_LEN, IDENT_HINT));
 		t->action = psprintf("workflow.%s", t->workflow);
@@ -342,10 +345,10 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	x = json_object_get(v, "action");
 	if (!x && !json_object_get(v, "engine") && !t->workflow)
 		wf_def_error(path, "Every task names the action its runner performs, e.g. \"action\": \"email.send\", or an engine command, e.g. \"engine\": \"noop\".",
-				  "task \"%s\" has no action", name);
+					 "task \"%s\" has no action", name);
 	if (x && json_object_get(v, "engine"))
 		wf_def_error(wf_path_key(path, "engine"), NULL,
-				  "task \"%s\" has both an action and an engine command", name);
+					 "task \"%s\" has both an action and an engine command", name);
 	if (x)
 		t->action = pstrdup(get_name(x, wf_path_key(path, "action"), "action", is_action_name,
 									 WF_MAX_ACTION_LEN,
@@ -378,7 +381,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	x = json_object_get(v, "description");
 	if (x && !json_is_string(x))
 		wf_def_error(wf_path_key(path, "description"), NULL,
-				  "description must be a string, not %s", wf_json_type_name(x));
+					 "description must be a string, not %s", wf_json_type_name(x));
 
 
 	x = json_object_get(v, "input");
@@ -393,7 +396,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 
 		if (fs == NULL || fs[0] != '$' || fs[1] == '$')
 			wf_def_error(fpath, "For example \"for_each\": \"$.input.orders\"; each item's input sees $.item and $.index.",
-					  "for_each must be a jsonpath expression (a string starting with \"$\")");
+						 "for_each must be a jsonpath expression (a string starting with \"$\")");
 		if (t->engine != WF_ENGINE_NONE)
 			wf_def_error(fpath, NULL, "an engine task cannot have for_each");
 		t->for_each = wf_parse_template(ps, x, fpath);
@@ -406,7 +409,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 		if (!json_is_integer(x) || json_integer_value(x) < 1 ||
 			json_integer_value(x) > WF_MAX_ITEMS)
 			wf_def_error(wf_path_key(path, "concurrency"), NULL,
-					  "concurrency must be an integer from 1 to %d", WF_MAX_ITEMS);
+						 "concurrency must be an integer from 1 to %d", WF_MAX_ITEMS);
 		t->concurrency = (int) json_integer_value(x);
 	}
 
@@ -419,13 +422,13 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 
 		if (!json_is_object(x))
 			wf_def_error(ppath, "publish maps variable names to values or expressions.",
-					  "publish must be an object, not %s", wf_json_type_name(x));
+						 "publish must be an object, not %s", wf_json_type_name(x));
 		json_object_foreach(x, key, value)
 		{
 			if (strlen(key) > WF_MAX_NAME_LEN || !wf_is_identifier(key))
 				wf_def_error(wf_path_key(ppath, key), IDENT_HINT,
-						  "variable name \"%s\" is not an identifier of at most %d bytes",
-						  key, WF_MAX_NAME_LEN);
+							 "variable name \"%s\" is not an identifier of at most %d bytes",
+							 key, WF_MAX_NAME_LEN);
 		}
 		t->publish = wf_parse_template(ps, x, ppath);
 	}
@@ -462,8 +465,8 @@ parse_input_spec(WfGraph *g, json_t *v)
 			}
 			else
 				wf_def_error(ipath, "List a required key as \"key\" and an optional one as {\"key\": default}.",
-						  "input entries must be a key name or an object with one key, not %s",
-						  wf_json_type_name(item));
+							 "input entries must be a key name or an object with one key, not %s",
+							 wf_json_type_name(item));
 			if (*key == '\0' || strlen(key) > WF_MAX_NAME_LEN)
 				wf_def_error(ipath, NULL, "input key must be 1 to %d bytes long", WF_MAX_NAME_LEN);
 			for (int k = 0; k < g->ninputs; k++)
@@ -482,13 +485,13 @@ parse_input_spec(WfGraph *g, json_t *v)
 		{
 			if (*key == '\0' || strlen(key) > WF_MAX_NAME_LEN)
 				wf_def_error(wf_path_key(path, key), NULL, "input key must be 1 to %d bytes long",
-						  WF_MAX_NAME_LEN);
+							 WF_MAX_NAME_LEN);
 			g->inputs[g->ninputs++].key = pstrdup(key);
 		}
 	}
 	else
 		wf_def_error(path, "Use a list of keys, [\"a\", {\"b\": default}], or an object of defaults.",
-				  "input must be an array or an object, not %s", wf_json_type_name(v));
+					 "input must be an array or an object, not %s", wf_json_type_name(v));
 }
 
 WfGraph *
@@ -507,15 +510,15 @@ wf_parse_definition(const char *text, size_t len)
 
 	if (len > WF_MAX_DEFINITION_BYTES)
 		wf_def_error("$", NULL, "definition is %zu bytes; the limit is %d bytes",
-				  len, WF_MAX_DEFINITION_BYTES);
+					 len, WF_MAX_DEFINITION_BYTES);
 	root = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		wf_def_error("$", NULL, "cannot read the definition: %s", jerr.text);
 	if (!json_is_object(root))
 		wf_def_error("$", "A definition is an object: {\"name\": ..., \"tasks\": {...}}.",
-				  "definition must be an object, not %s", wf_json_type_name(root));
+					 "definition must be an object, not %s", wf_json_type_name(root));
 	wf_check_keys(root, "$", allowed,
-			   "Definition keys are name, description, input, vars, task_defaults, timeout, tasks and output.");
+				  "Definition keys are name, description, input, vars, task_defaults, timeout, tasks and output.");
 
 	memset(&ps, 0, sizeof(ps));
 	g = ps.g = palloc0(sizeof(WfGraph));
@@ -530,7 +533,7 @@ wf_parse_definition(const char *text, size_t len)
 	x = json_object_get(root, "description");
 	if (x && !json_is_string(x))
 		wf_def_error("$.description", NULL, "description must be a string, not %s",
-				  wf_json_type_name(x));
+					 wf_json_type_name(x));
 
 	x = json_object_get(root, "task_defaults");
 	if (x)
@@ -539,9 +542,9 @@ wf_parse_definition(const char *text, size_t len)
 
 		if (!json_is_object(x))
 			wf_def_error("$.task_defaults", NULL, "task_defaults must be an object, not %s",
-					  wf_json_type_name(x));
+						 wf_json_type_name(x));
 		wf_check_keys(x, "$.task_defaults", dkeys,
-				   "task_defaults may set queue, retry, timeout and delegate_timeout.");
+					  "task_defaults may set queue, retry, timeout and delegate_timeout.");
 		parse_attempt_policy(&ps.defaults, x, "$.task_defaults");
 	}
 	x = json_object_get(root, "timeout");
@@ -552,22 +555,22 @@ wf_parse_definition(const char *text, size_t len)
 	{
 		if (!json_is_object(x))
 			wf_def_error("$.vars", "vars maps variable names to initial values or expressions over $.input.",
-					  "vars must be an object, not %s", wf_json_type_name(x));
+						 "vars must be an object, not %s", wf_json_type_name(x));
 		g->vars = wf_parse_template(&ps, x, "$.vars");
 	}
 
 	x = json_object_get(root, "tasks");
 	if (!x)
 		wf_def_error("$", "Add \"tasks\": {\"first\": {\"action\": \"...\"}}.",
-				  "definition has no tasks");
+					 "definition has no tasks");
 	if (!json_is_object(x))
 		wf_def_error("$.tasks", NULL, "tasks must be an object mapping task names to tasks, not %s",
-				  wf_json_type_name(x));
+					 wf_json_type_name(x));
 	if (json_object_size(x) == 0)
 		wf_def_error("$.tasks", NULL, "a workflow needs at least one task");
 	if (json_object_size(x) > WF_MAX_TASKS)
 		wf_def_error("$.tasks", NULL, "workflow has %zu tasks; the limit is %d",
-				  json_object_size(x), WF_MAX_TASKS);
+					 json_object_size(x), WF_MAX_TASKS);
 	ps.tasks = x;
 
 	g->ntasks = json_object_size(x);
@@ -579,7 +582,7 @@ wf_parse_definition(const char *text, size_t len)
 
 		if (strlen(key) > WF_MAX_NAME_LEN)
 			wf_def_error(tpath, NULL, "task name is %zu bytes long; the limit is %d",
-					  strlen(key), WF_MAX_NAME_LEN);
+						 strlen(key), WF_MAX_NAME_LEN);
 		if (!wf_is_identifier(key))
 			wf_def_error(tpath, IDENT_HINT, "task name \"%s\" is not an identifier", key);
 		parse_task(&ps, &g->tasks[i++], key, value, tpath);

@@ -40,7 +40,7 @@ refuse_state(WfStep *s, const char *call)
 	ereport(ERROR,
 			(errcode(ERRCODE_WF_EXECUTION_STATE),
 			 errmsg("cannot %s execution " INT64_FORMAT ": it is %s", call, s->exec_id,
-						wf_exec_state_name(s->state))));
+					wf_exec_state_name(s->state))));
 }
 
 static Datum
@@ -252,12 +252,15 @@ wf_rerun(PG_FUNCTION_ARGS)
 	for (uint64 r = 0; r < n; r++)
 	{
 		wf_events_task(&s.ev, wf_get_int64(r, 1), wf_get_text(r, 2), WF_TASK_READY,
-					  wf_jsonb_object(1, keys, vals));
+					   wf_jsonb_object(1, keys, vals));
 		wf_notify_queue(wf_get_text(r, 3));
 	}
 	s.active = n;
 
-	/* a for_each task: it runs again, and so do its failed and cancelled items */
+	/*
+	 * a for_each task: it runs again, and so do its failed and cancelled
+	 * items
+	 */
 	{
 		uint64		nfe = wf_exec(&foreach_again, values, NULL, 0);
 		int64	   *fe_ids = palloc(sizeof(int64) * Max(nfe, 1));
@@ -281,7 +284,7 @@ wf_rerun(PG_FUNCTION_ARGS)
 			for (uint64 i = 0; i < ni; i++)
 			{
 				wf_events_task(&s.ev, wf_get_int64(i, 1), fe_names[r], WF_TASK_READY,
-							  wf_jsonb_object(1, keys, vals));
+							   wf_jsonb_object(1, keys, vals));
 				wf_notify_queue(wf_get_text(i, 2));
 			}
 			s.active += 1 + ni;

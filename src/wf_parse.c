@@ -135,16 +135,16 @@ scan_template(ParseState *ps, WfTemplate *t, json_t *v, const char *path)
 					wf_def_error(path, NULL, "expression must not contain NUL characters");
 				if (strlen(s) > WF_MAX_EXPR_LEN)
 					wf_def_error(path, NULL, "expression is %zu bytes long; the limit is %d",
-							  strlen(s), WF_MAX_EXPR_LEN);
+								 strlen(s), WF_MAX_EXPR_LEN);
 				for (int i = 0; i < t->nexprs; i++)
-					if (strcmp(t->exprs[i].text, s) == 0)
+					if (strcmp(t->exprs[i].source, s) == 0)
 						return;
 				wf_expr_check(s, path);
 				t->exprs = t->nexprs ?
 					repalloc(t->exprs, sizeof(WfExpr) * (t->nexprs + 1)) :
 					palloc(sizeof(WfExpr));
 				memset(&t->exprs[t->nexprs], 0, sizeof(WfExpr));
-				t->exprs[t->nexprs].text = pstrdup(s);
+				t->exprs[t->nexprs].source = pstrdup(s);
 				add_pending(ps, t, t->nexprs, path);
 				t->nexprs++;
 				return;

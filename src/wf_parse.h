@@ -12,7 +12,7 @@
 /* Expressions found while walking templates, resolved once tasks are known. */
 typedef struct PendingExpr
 {
-	WfTemplate *tmpl;			/* its exprs array may still grow: keep an index */
+	WfTemplate *tmpl;			/* its exprs may still grow: keep an index */
 	int			index;
 	char	   *path;			/* where the expression was written */
 } PendingExpr;
@@ -20,7 +20,7 @@ typedef struct PendingExpr
 typedef struct ParseState
 {
 	WfGraph    *g;
-	WfTask		defaults;		/* $.task_defaults: queue, retry, timeout, delegate_timeout */
+	WfTask		defaults;		/* $.task_defaults */
 	json_t	   *tasks;			/* $.tasks */
 	PendingExpr *pending;
 	int			npending;

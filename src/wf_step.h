@@ -40,7 +40,7 @@ typedef struct WfStep
 
 	/* set by the flow (wf_flow.c) */
 	bool		succeed_now;	/* an {"engine": "succeed"} ran */
-	bool		inputs_ready;	/* new tasks' inputs already evaluated (into ctx) */
+	bool		inputs_ready;	/* new tasks' inputs evaluated (into ctx) */
 	Jsonb	   *ctx;
 	Jsonb	   *failure;		/* why the execution must fail */
 } WfStep;

@@ -40,10 +40,11 @@ wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect)
 		SPI_keepplan(plan);
 		p->plan = plan;
 	}
+
 	/*
 	 * Callers copy what they need from a result before running the next
-	 * statement, so the previous result can go now: a long batch then
-	 * keeps one result in memory, not one per statement.
+	 * statement, so the previous result can go now: a long batch then keeps
+	 * one result in memory, not one per statement.
 	 */
 	SPI_freetuptable(SPI_tuptable);
 	rc = SPI_execute_plan(p->plan, values, nulls, false, 0);

@@ -184,7 +184,7 @@ complete_one(int64 task_id, bool success, Jsonb *result, const char *token)
 	Jsonb	   *detail;
 
 	if (!success && result == NULL)
-		result = wf_jsonb_object(0, NULL, NULL);	/* an error always has a document */
+		result = wf_jsonb_object(0, NULL, NULL);	/* an error has a document */
 
 	wf_step_open_task(&s, task_id);
 

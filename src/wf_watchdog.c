@@ -132,7 +132,7 @@ expire(WfPlan *due, WfTaskState state, const char *type, const char *message, in
 
 		CHECK_FOR_INTERRUPTS();
 		if (!wf_step_open(&s, execs[r], true))
-			continue;			/* someone holds it: they decide, we look again */
+			continue;			/* locked: its holder decides; look later */
 		wf_step_lock_task(&s, ids[r], &tr);
 		passed = state == WF_TASK_RUNNING ? tr.lease_passed : tr.deadline_passed;
 		if (tr.state == state && passed)

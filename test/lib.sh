@@ -21,10 +21,11 @@ wf_install_deps() {
     [ -f /usr/include/jansson.h ] || need+=(jansson)
     perl -MIPC::Run -e1 2>/dev/null || need+=(ipcrun)
     command -v make >/dev/null && command -v gcc >/dev/null || need+=(build)
+    command -v pg_bsd_indent >/dev/null || need+=(indent)
     [ ${#need[@]} -eq 0 ] && return 0
     echo "== installing build dependencies: ${need[*]}"
     as_root apt-get update -qq
-    local pkgs=(libjansson-dev libipc-run-perl make gcc)
+    local pkgs=(libjansson-dev libipc-run-perl make gcc pg-bsd-indent)
     local v
     v=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null || true)
     if [ -n "$v" ] && as_root apt-get install -y -qq "postgresql-server-dev-15=$v" "${pkgs[@]}" >/dev/null; then

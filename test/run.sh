@@ -13,6 +13,13 @@ bash test/check-version.sh
 wf_start_cluster
 
 failed=0
+echo "== source checks: layers call downward; PostgreSQL's indentation"
+perl test/tools/layers.pl || failed=1
+if command -v pg_bsd_indent >/dev/null; then
+    bash test/tools/indent.sh --check || failed=1
+else
+    echo "indent: pg_bsd_indent not installed; skipped (apt-get install pg-bsd-indent)"
+fi
 rm -rf results output_iso regression.diffs regression.out
 make -s installcheck-regress || failed=1
 make -s installcheck-isolation || failed=1
