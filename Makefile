@@ -7,7 +7,11 @@ OBJS       = src/pg_wf.o \
              src/wf_util.o src/wf_state.o src/wf_store.o src/wf_expr.o src/wf_signal.o src/wf_token.o src/wf_audit.o \
              src/wf_step.o src/wf_execution.o src/wf_foreach.o src/wf_flow.o src/wf_attempt.o \
              src/wf_task.o src/wf_queue.o src/wf_lifecycle.o src/wf_watchdog.o
-DATA       = $(wildcard sql/pg_wf--*.sql)
+# sql/pg_wf.sql is the current version's install script; the released
+# versions' scripts are frozen (0.1 is what users installed first), and
+# upgrade scripts lead from each to the next.
+DATA       = sql/pg_wf--0.1.sql $(wildcard sql/pg_wf--*--*.sql)
+DATA_built = sql/pg_wf--$(EXTVERSION).sql
 SHLIB_LINK = -ljansson -lm
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -26,6 +30,9 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+sql/pg_wf--$(EXTVERSION).sql: sql/pg_wf.sql
+	cp $< $@
 
 # PGXS tracks no header dependencies: rebuild everything when one changes.
 $(OBJS): $(wildcard $(srcdir)/src/*.h)

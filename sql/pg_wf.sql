@@ -1,0 +1,293 @@
+/*
+ * pg_wf: workflows inside PostgreSQL — the install script of the current
+ * version. `make` copies it to sql/pg_wf--<default_version>.sql; every
+ * change to an SQL object also goes into the upgrade script from the
+ * previous version (sql/pg_wf--<old>--<new>.sql), and test/t/003_upgrade.pl
+ * checks that an upgraded database equals a fresh install.
+ */
+\echo Use "CREATE EXTENSION pg_wf" to load this file. \quit
+
+/*
+ * Tables live in schema wf; the SQL functions in the schema the extension
+ * is created in. Every engine transaction touches one execution, and every
+ * row carries its execution_id.
+ */
+CREATE SCHEMA wf;
+COMMENT ON SCHEMA wf IS 'pg_wf: workflow definitions, executions, tasks (the queue) and history';
+
+CREATE TABLE wf.workflow (
+    name        text        NOT NULL,
+    version     integer     NOT NULL CHECK (version > 0),
+    definition  jsonb       NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    created_by  name        NOT NULL DEFAULT session_user,
+    PRIMARY KEY (name, version)
+);
+COMMENT ON TABLE wf.workflow IS 'Workflow definitions, one row per version; immutable once stored';
+
+CREATE TABLE wf.execution (
+    id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workflow    text        NOT NULL,
+    version     integer     NOT NULL,
+    state       text        NOT NULL DEFAULT 'running',  -- running, paused, succeeded, failed, cancelled
+    input       jsonb       NOT NULL DEFAULT '{}',
+    vars        jsonb       NOT NULL DEFAULT '{}',
+    output      jsonb,
+    error       jsonb,
+    active      integer     NOT NULL DEFAULT 0,
+    key         text,       -- wf_start's idempotency key
+    parent_task_id bigint,  -- a sub-workflow: the parent's task (wf.task id)
+    depth       integer     NOT NULL DEFAULT 0,  -- sub-workflow nesting
+    deadline    timestamptz, -- the definition's timeout for the whole execution
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    FOREIGN KEY (workflow, version) REFERENCES wf.workflow (name, version)
+) WITH (fillfactor = 90);
+COMMENT ON TABLE wf.execution IS 'Workflow executions: one row per run of a workflow version';
+/*
+ * The hot tables (wf.task, wf.join_state, wf.foreach_state) carry no CHECK
+ * or FOREIGN KEY constraints, and wf.execution only its foreign key to
+ * wf.workflow (checked once, when an execution is inserted; never on the
+ * completion path, which does not change workflow or version): only the
+ * engine's SECURITY DEFINER functions write them, always for an execution
+ * they hold locked, and each CHECK or FK costs a re-parse or a trigger
+ * query per statement (measured: test/bench/README.md).
+ */
+COMMENT ON COLUMN wf.execution.active IS 'Engine bookkeeping: how many of this execution''s tasks are active (ready, running or delegated)';
+
+CREATE INDEX execution_workflow_idx ON wf.execution (workflow, version);
+CREATE INDEX execution_parent_idx ON wf.execution (parent_task_id) WHERE parent_task_id IS NOT NULL;
+CREATE UNIQUE INDEX execution_key_idx ON wf.execution (workflow, key) WHERE key IS NOT NULL;
+CREATE INDEX execution_deadline_idx ON wf.execution (deadline)
+    WHERE deadline IS NOT NULL AND state IN ('running', 'paused');
+
+CREATE TABLE wf.task (
+    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    execution_id bigint      NOT NULL,   -- wf.execution (id), kept by the engine
+    name         text        NOT NULL,
+    action       text        NOT NULL,
+    queue        text        NOT NULL,
+    -- ready, running, delegated, succeeded, failed, cancelled, skipped
+    state        text        NOT NULL DEFAULT 'ready',
+    attempt      integer     NOT NULL DEFAULT 0,
+    input        jsonb       NOT NULL DEFAULT '{}',
+    result       jsonb,
+    error        jsonb,
+    runner       text,
+    token_hash   bytea,
+    expired_token_hash bytea,
+    timeout      interval,
+    lease        interval,
+    not_before   timestamptz NOT NULL DEFAULT now(),
+    wake_at      timestamptz,
+    lease_until  timestamptz,
+    deadline     timestamptz,
+    item         integer,    -- for_each: the item's index (NULL: not an item)
+    items_total  integer,    -- for_each: on the task itself, how many items
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    started_at   timestamptz,
+    finished_at  timestamptz,
+    UNIQUE NULLS NOT DISTINCT (execution_id, name, item)
+) WITH (fillfactor = 80);
+COMMENT ON TABLE wf.task IS 'Tasks of executions; the ready ones are the queue (wf_claim)';
+COMMENT ON COLUMN wf.task.token_hash IS 'SHA-256 of the current attempt''s token; the token itself is never stored';
+COMMENT ON COLUMN wf.task.expired_token_hash IS 'SHA-256 of the token of the last attempt the watchdog expired: a late callback with it is told so';
+COMMENT ON COLUMN wf.task.timeout IS 'Lease of an attempt from the definition (NULL: wf_claim''s lease)';
+COMMENT ON COLUMN wf.task.lease IS 'Lease length of the current attempt (wf_heartbeat''s default)';
+COMMENT ON COLUMN wf.task.wake_at IS 'A retry waiting for not_before: the watchdog wakes the queue then';
+COMMENT ON COLUMN wf.task.deadline IS 'When a delegated attempt times out (NULL: never)';
+
+-- The claim query: ready tasks of one queue, oldest first.
+CREATE INDEX task_ready_idx ON wf.task (queue, not_before, id) WHERE state = 'ready';
+-- The watchdog's due work on tasks: leases, deadlines, retries.
+CREATE INDEX task_lease_idx ON wf.task (lease_until) WHERE state = 'running';
+CREATE INDEX task_deadline_idx ON wf.task (deadline) WHERE state = 'delegated' AND deadline IS NOT NULL;
+CREATE INDEX task_wake_idx ON wf.task (wake_at) WHERE wake_at IS NOT NULL;
+
+-- Joins waiting for more of their inbound edges: how many edges resolved,
+-- how many of them fired, and whether the join was decided (ready or
+-- skipped). Deleted once every inbound edge has resolved.
+CREATE TABLE wf.join_state (
+    execution_id bigint  NOT NULL,
+    task         text    NOT NULL,
+    arrived      integer NOT NULL,
+    fired        integer NOT NULL DEFAULT 0,
+    decided      boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (execution_id, task)
+);
+COMMENT ON TABLE wf.join_state IS 'Engine bookkeeping: joins still waiting for some of their inbound edges (edges resolved, edges fired, decided)';
+
+-- for_each tasks whose items are running: how many items succeeded. Kept
+-- apart from wf.task so that counting an item is a HOT update of a small row.
+CREATE TABLE wf.foreach_state (
+    execution_id bigint  NOT NULL,
+    task         text    NOT NULL,
+    done         integer NOT NULL DEFAULT 0,
+    total        integer NOT NULL,
+    PRIMARY KEY (execution_id, task)
+) WITH (fillfactor = 50);
+COMMENT ON TABLE wf.foreach_state IS 'Engine bookkeeping: for_each tasks whose items are running, and how many items succeeded';
+
+-- Sub-workflows that ended, waiting for the watchdog to finish their
+-- parent's task. A child's engine step writes here instead of locking its
+-- parent's rows, so no step ever waits for another execution's lock
+-- (parents lock children when cancelling them; never the reverse).
+CREATE TABLE wf.inbox (
+    id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    parent_task_id  bigint      NOT NULL,
+    child_execution_id bigint   NOT NULL,
+    state           text        NOT NULL,   -- the child's end: succeeded, failed, cancelled
+    output          jsonb,
+    error           jsonb,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE wf.inbox IS 'Sub-workflows that ended, waiting for the watchdog to finish their parent''s task';
+
+-- History: every state change of an execution (task IS NULL) or a task.
+CREATE TABLE wf.event (
+    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    execution_id bigint      NOT NULL,
+    task_id      bigint,
+    task         text,
+    state        text        NOT NULL,
+    at           timestamptz NOT NULL DEFAULT clock_timestamp(),
+    actor        name        NOT NULL DEFAULT session_user,
+    detail       jsonb
+);
+COMMENT ON TABLE wf.event IS 'History: every state change of an execution (task IS NULL) or of a task';
+CREATE INDEX event_execution_idx ON wf.event (execution_id, id);
+
+-- Definitions are immutable per version: running executions depend on them.
+CREATE FUNCTION wf.forbid_update() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION 'workflow definitions are immutable'
+        USING ERRCODE = 'WF001',
+              HINT = 'Store a new version with wf_define().';
+END
+$$;
+CREATE TRIGGER workflow_immutable BEFORE UPDATE ON wf.workflow
+    FOR EACH ROW EXECUTE FUNCTION wf.forbid_update();
+
+/* ---------------------------------------------------------------------
+ * Functions. Those that write engine state are SECURITY DEFINER with a
+ * pinned search_path; EXECUTE is revoked from PUBLIC and granted to roles.
+ * --------------------------------------------------------------------- */
+
+CREATE FUNCTION wf_define(definition jsonb) RETURNS integer
+AS 'MODULE_PATHNAME', 'wf_define'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_define(jsonb) IS 'Validate and store a workflow definition; returns its version';
+
+CREATE FUNCTION wf_start(workflow text, input jsonb DEFAULT '{}', key text DEFAULT NULL) RETURNS bigint
+AS 'MODULE_PATHNAME', 'wf_start'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_start(text, jsonb, text) IS 'Start an execution of the newest version of a workflow (once per key); returns its id';
+
+CREATE FUNCTION wf_cancel(execution_id bigint, reason text DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_cancel'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_cancel(bigint, text) IS 'Cancel an execution and its active tasks';
+
+CREATE FUNCTION wf_pause(execution_id bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_pause'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_pause(bigint) IS 'Pause an execution: none of its tasks can be claimed until wf_resume';
+
+CREATE FUNCTION wf_resume(execution_id bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_resume'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_resume(bigint) IS 'Resume a paused execution';
+
+CREATE FUNCTION wf_rerun(execution_id bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_rerun'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_rerun(bigint) IS 'Run a failed or cancelled execution again from its failed and cancelled tasks, keeping what succeeded';
+
+CREATE FUNCTION wf_claim(queue text DEFAULT 'default', max_tasks integer DEFAULT 1,
+                         lease interval DEFAULT '5 minutes', runner text DEFAULT NULL)
+RETURNS TABLE (task_id bigint, execution_id bigint, task text, action text,
+               input jsonb, attempt integer, token text)
+AS 'MODULE_PATHNAME', 'wf_claim'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+ROWS 1;
+COMMENT ON FUNCTION wf_claim(text, integer, interval, text) IS 'Claim up to max_tasks ready tasks of a queue (SKIP LOCKED); each with a fresh token';
+
+CREATE FUNCTION wf_task_complete(task_id bigint, status text, result jsonb DEFAULT NULL,
+                                 token text DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_task_complete'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_task_complete(bigint, text, jsonb, text) IS 'Report a task''s outcome (success or error); returns the task''s state';
+
+CREATE FUNCTION wf_task_complete_batch(task_ids bigint[], statuses text[],
+                                       results jsonb[] DEFAULT NULL, tokens text[] DEFAULT NULL)
+RETURNS TABLE (task_id bigint, state text)
+AS 'MODULE_PATHNAME', 'wf_task_complete_batch'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[]) IS 'Many wf_task_complete calls in one transaction (all or nothing)';
+
+CREATE FUNCTION wf_task_delegate(task_id bigint, token text, timeout interval DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_task_delegate'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_task_delegate(bigint, text, interval) IS 'Hand a claimed task to a third party; returns the callback token for wf_task_complete';
+
+CREATE FUNCTION wf_heartbeat(task_id bigint, token text, lease interval DEFAULT NULL) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'wf_heartbeat'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_heartbeat(bigint, text, interval) IS 'Extend a running task''s lease; returns the new lease end';
+
+CREATE FUNCTION wf_tick() RETURNS integer
+AS 'MODULE_PATHNAME', 'wf_tick'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_tick() IS 'One watchdog pass (what the background worker runs): expire leases and deadlines, wake retries; returns how many tasks it acted on';
+
+/* ---------------------------------------------------------------------
+ * Roles. Roles are cluster-wide, so they are created only if missing and
+ * outlive DROP EXTENSION.
+ *   wf_admin    defines and starts workflows, reads every table
+ *   wf_runner   claims and completes tasks
+ *   wf_callback completes tasks (third parties calling back)
+ * --------------------------------------------------------------------- */
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['wf_admin', 'wf_runner', 'wf_callback'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Nobody but these roles may drive the engine.
+REVOKE ALL ON FUNCTION wf_define(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_start(text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_cancel(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_pause(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_resume(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_rerun(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_claim(text, integer, interval, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_task_complete(bigint, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_task_delegate(bigint, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_heartbeat(bigint, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_tick() FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf.forbid_update() FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION wf_define(jsonb) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_start(text, jsonb, text) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_cancel(bigint, text) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_pause(bigint) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_resume(bigint) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_rerun(bigint) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_claim(text, integer, interval, text) TO wf_admin, wf_runner;
+GRANT EXECUTE ON FUNCTION wf_task_complete(bigint, text, jsonb, text) TO wf_admin, wf_runner, wf_callback;
+GRANT EXECUTE ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[]) TO wf_admin, wf_runner, wf_callback;
+GRANT EXECUTE ON FUNCTION wf_task_delegate(bigint, text, interval) TO wf_admin, wf_runner;
+GRANT EXECUTE ON FUNCTION wf_heartbeat(bigint, text, interval) TO wf_admin, wf_runner;
+GRANT EXECUTE ON FUNCTION wf_tick() TO wf_admin;
+
+GRANT USAGE ON SCHEMA wf TO wf_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA wf TO wf_admin;
