@@ -1,22 +1,19 @@
 /*
  * pg_wf.c — module entry point.
  *
- * The engine is spread one concern per file:
- *   wf_json.c     definition parsing and validation (jansson): tasks, templates
- *   wf_graph.c    the definition's graph: edges, joins, cycles (jansson)
- *   wf_expr.c     jsonpath expressions and templates
- *   wf_def.c      wf_define() and the compiled-graph cache
- *   wf_engine.c   wf_start(), what an attempt's success or failure leads to
- *   wf_step.c     opening an engine step: the locks, in order
- *   wf_flow.c     edges, joins, skips, engine tasks, starting sub-workflows
- *   wf_foreach.c  for_each items
- *   wf_task.c     wf_task_complete(), wf_task_complete_batch(),
- *                 wf_task_delegate(), wf_heartbeat()
- *   wf_lifecycle.c wf_cancel(), wf_pause(), wf_resume(), wf_rerun(), timeouts
- *   wf_queue.c    wf_claim(), tokens, NOTIFY
- *   wf_watchdog.c wf_tick() and the background worker; GUCs
- *   wf_audit.c    history rows that outlive a refused call
- *   wf_store.c    SPI plans, subtransactions and the history buffer
+ * The engine is layered; every file calls only files below it (DESIGN.md,
+ * "Layers"; `make layers` checks it). Bottom to top:
+ *   definitions  wf_parse.c, wf_graph.c, wf_json.c (jansson); wf_compile.c;
+ *                wf_def.c (wf_define, the graph cache)
+ *   values       wf_util.c, wf_state.c (state machines), wf_store.c (SPI,
+ *                history), wf_expr.c (jsonpath templates)
+ *   wake-ups     wf_signal.c (NOTIFY and the worker's latch, at commit)
+ *   tokens       wf_token.c;  audit: wf_audit.c (late reports)
+ *   the step     wf_step.c (the lock order), wf_execution.c (bookkeeping),
+ *                wf_foreach.c, wf_flow.c (edges, joins, children, start),
+ *                wf_attempt.c (success, retry, failure)
+ *   SQL calls    wf_task.c, wf_queue.c (wf_claim), wf_lifecycle.c,
+ *                wf_watchdog.c (wf_tick, the worker, GUCs), this file
  */
 #include "postgres.h"
 
