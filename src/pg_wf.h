@@ -49,11 +49,26 @@
  * ---------------------------------------------------------------------
  */
 
+/*
+ * What an expression reads of a for_each item's context: only $.item and
+ * $.index, none of them, or both kinds (or it cannot be told from the
+ * source): an item's input is then evaluated without copying the whole
+ * context once per item.
+ */
+typedef enum WfItemUse
+{
+	WF_ITEM_MIXED,				/* the whole context, with item and index */
+	WF_ITEM_ONLY,				/* only $.item and $.index */
+	WF_ITEM_FREE				/* no $.item or $.index: one value for all
+								 * items */
+}			WfItemUse;
+
 /* One jsonpath expression found in a template. */
 typedef struct WfExpr
 {
 	char	   *source;			/* jsonpath source, as written */
-	Datum		path;			/* compiled jsonpath (wf_expr_compile) */
+	Datum		path;			/* compiled jsonpath (wf_graph_compile) */
+	WfItemUse	item_use;		/* (wf_graph_compile) */
 	bool		all_tasks;		/* needs every task in the context */
 	int			nrefs;			/* task indexes it names: $.tasks.NAME */
 	int		   *refs;

@@ -7,6 +7,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -104,6 +106,57 @@ get_key(JsonbContainer *c, const char *key)
 	return JsonbValueToJsonb(&v);
 }
 
+/* Is p ".key" followed by something that cannot continue the key? */
+static bool
+root_key(const char *p, const char *key)
+{
+	size_t		n = strlen(key);
+
+	return p[0] == '.' && strncmp(p + 1, key, n) == 0 &&
+		!(isalnum((unsigned char) p[1 + n]) || p[1 + n] == '_' || p[1 + n] == '"');
+}
+
+/*
+ * What an expression reads of a for_each item's context, from its source:
+ * every "$" outside string literals followed by ".item" or ".index" is
+ * WF_ITEM_ONLY; every one followed by ".input", ".vars" or ".tasks" is
+ * WF_ITEM_FREE; anything else (a bare or filtered "$", a quoted key, a
+ * wildcard, a variable, both kinds) is WF_ITEM_MIXED, which is always
+ * right, only slower.
+ */
+static WfItemUse
+item_use(const char *s)
+{
+	bool		item = false;
+	bool		other = false;
+
+	for (const char *p = s; *p; p++)
+	{
+		if (*p == '"')
+		{
+			/* a string literal: skip it, escapes included */
+			for (p++; *p && *p != '"'; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (*p == '\0')
+				break;
+			continue;
+		}
+		if (*p != '$')
+			continue;
+		if (root_key(p + 1, "item") || root_key(p + 1, "index"))
+			item = true;
+		else if (root_key(p + 1, "input") || root_key(p + 1, "vars") ||
+				 root_key(p + 1, "tasks"))
+			other = true;
+		else
+			return WF_ITEM_MIXED;
+	}
+	if (item && other)
+		return WF_ITEM_MIXED;
+	return item ? WF_ITEM_ONLY : WF_ITEM_FREE;
+}
+
 static void
 compile_template(WfTemplate *t, Jsonb *value)
 {
@@ -113,8 +166,11 @@ compile_template(WfTemplate *t, Jsonb *value)
 		elog(ERROR, "template missing from the stored definition");
 	t->value = JsonbPGetDatum(value);
 	for (int i = 0; i < t->nexprs; i++)
+	{
 		t->exprs[i].path = DirectFunctionCall1(jsonpath_in,
 											   CStringGetDatum(t->exprs[i].source));
+		t->exprs[i].item_use = item_use(t->exprs[i].source);
+	}
 }
 
 /*

@@ -248,8 +248,52 @@ find_expr(WfTemplate *t, const char *s, int len)
 	return NULL;				/* keep compiler quiet */
 }
 
+/*
+ * What a template is evaluated against: a context, or for a for_each
+ * item, the step's context (base) and the item's own {"item", "index"},
+ * each expression getting only what it reads (WfItemUse): the base is not
+ * copied once per item unless an expression reads both.
+ */
+typedef struct EvalEnv
+{
+	Jsonb	   *ctx;			/* the whole context (items: built on need) */
+	Jsonb	   *base;			/* items: the step's context */
+	Jsonb	   *item;			/* items: {"item": ..., "index": ...}, or NULL */
+	Jsonb	  **cache;			/* items: WF_ITEM_FREE values, by expression */
+	MemoryContext cachecxt;		/* where the cached values live */
+}			EvalEnv;
+
 static Jsonb *
-eval_template(WfTemplate *t, Jsonb *ctx)
+eval_in_env(WfTemplate *t, const char *s, int len, EvalEnv * env)
+{
+	WfExpr	   *e = find_expr(t, s, len);
+	int			k = e - t->exprs;
+
+	if (env->item == NULL)
+		return eval_expr(e, env->ctx);
+	switch (e->item_use)
+	{
+		case WF_ITEM_ONLY:
+			return eval_expr(e, env->item);
+		case WF_ITEM_FREE:
+			if (env->cache[k] == NULL)
+			{
+				MemoryContext old = MemoryContextSwitchTo(env->cachecxt);
+
+				env->cache[k] = eval_expr(e, env->base);
+				MemoryContextSwitchTo(old);
+			}
+			return env->cache[k];
+		case WF_ITEM_MIXED:
+			break;
+	}
+	if (env->ctx == NULL)
+		env->ctx = wf_jsonb_concat(env->base, env->item);
+	return eval_expr(e, env->ctx);
+}
+
+static Jsonb *
+eval_template(WfTemplate *t, EvalEnv * env)
 {
 	Jsonb	   *tpl = DatumGetJsonbP(t->value);
 	JsonbIterator *it;
@@ -269,7 +313,7 @@ eval_template(WfTemplate *t, Jsonb *ctx)
 			v.val.string.len--;
 			return JsonbValueToJsonb(&v);
 		}
-		return eval_expr(find_expr(t, v.val.string.val, v.val.string.len), ctx);
+		return eval_in_env(t, v.val.string.val, v.val.string.len, env);
 	}
 
 	it = JsonbIteratorInit(&tpl->root);
@@ -285,8 +329,7 @@ eval_template(WfTemplate *t, Jsonb *ctx)
 				res = pushJsonbValue(&st, tok, &v);
 			}
 			else
-				push_jsonb(&st, tok,
-						   eval_expr(find_expr(t, v.val.string.val, v.val.string.len), ctx));
+				push_jsonb(&st, tok, eval_in_env(t, v.val.string.val, v.val.string.len, env));
 			continue;
 		}
 		res = pushJsonbValue(&st, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
@@ -297,7 +340,7 @@ eval_template(WfTemplate *t, Jsonb *ctx)
 typedef struct EvalCall
 {
 	WfTemplate *t;
-	Jsonb	   *ctx;
+	EvalEnv    *env;
 	Jsonb	   *result;
 } EvalCall;
 
@@ -306,7 +349,20 @@ eval_call(void *arg)
 {
 	EvalCall   *c = arg;
 
-	c->result = eval_template(c->t, c->ctx);
+	c->result = eval_template(c->t, c->env);
+}
+
+static Jsonb *
+eval_guarded(WfTemplate *t, EvalEnv * env, char **error)
+{
+	EvalCall	c = {t, env, NULL};
+
+	*error = NULL;
+	if (!t->dynamic)
+		return DatumGetJsonbP(t->value);
+	if (t->nexprs == 0)
+		return eval_template(t, env);	/* "$$" escapes only: cannot fail */
+	return wf_in_subxact(eval_call, &c, error) ? c.result : NULL;
 }
 
 /*
@@ -316,14 +372,26 @@ eval_call(void *arg)
 Jsonb *
 wf_eval_template(WfTemplate *t, Jsonb *ctx, char **error)
 {
-	EvalCall	c = {t, ctx, NULL};
+	EvalEnv		env = {ctx, NULL, NULL, NULL, NULL};
 
-	*error = NULL;
-	if (!t->dynamic)
-		return DatumGetJsonbP(t->value);
-	if (t->nexprs == 0)
-		return eval_template(t, ctx);	/* "$$" escapes only: cannot fail */
-	return wf_in_subxact(eval_call, &c, error) ? c.result : NULL;
+	return eval_guarded(t, &env, error);
+}
+
+/*
+ * Evaluate a for_each item's input template: as wf_eval_template over base
+ * plus {"item": item, "index": index}, without copying base for every item
+ * (see EvalEnv). cache holds t->nexprs values shared by the items (zeroed
+ * by the caller before the first item), allocated in cachecxt.
+ */
+Jsonb *
+wf_eval_item_template(WfTemplate *t, Jsonb *base, Jsonb *item, int index,
+					  Jsonb **cache, MemoryContext cachecxt, char **error)
+{
+	const char *keys[] = {"item", "index"};
+	Jsonb	   *vals[] = {item, wf_jsonb_int(index)};
+	EvalEnv		env = {NULL, base, wf_jsonb_object(2, keys, vals), cache, cachecxt};
+
+	return eval_guarded(t, &env, error);
 }
 
 /* Does the template (or any template in the list) need every task? */

@@ -21,6 +21,8 @@ typedef struct WfTaskView
 extern Jsonb *wf_context(Jsonb *input, Jsonb *vars, int ntasks,
 						 const WfTaskView *tasks, Jsonb *result, Jsonb *error);
 extern Jsonb *wf_eval_template(WfTemplate *t, Jsonb *ctx, char **error);
+extern Jsonb *wf_eval_item_template(WfTemplate *t, Jsonb *base, Jsonb *item, int index,
+									Jsonb **cache, MemoryContext cachecxt, char **error);
 extern Jsonb *wf_expr_failure(const char *task, const char *what, const char *message);
 extern bool wf_template_refs(const WfTemplate *t, bool *all, bool *want);
 extern Jsonb *wf_jsonb_string(const char *s);

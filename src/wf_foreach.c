@@ -23,6 +23,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -78,7 +79,6 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 	Datum	   *inputs;
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	const char *ikeys[] = {"item", "index"};
 
 	ctx = wf_step_context_for(s, tmpls, 2, NULL, NULL);
 	list = wf_eval_template(t->for_each, ctx, &err);
@@ -100,25 +100,49 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 		return false;
 	}
 
-	/* each item's input, in a context with $.item and $.index */
+	/*
+	 * Each item's input, in a context with $.item and $.index. Memory and
+	 * time are bounded by what is written (the inputs): an item's work is
+	 * done in a memory context reset after it, and the step's context is not
+	 * copied per item (wf_eval_item_template). The loop may be long: it can
+	 * be cancelled.
+	 */
 	inputs = palloc(sizeof(Datum) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+	if (t->input == NULL || !t->input->dynamic)
 	{
-		Jsonb	   *vals[2];
-		Jsonb	   *in;
+		Datum		same = t->input ? t->input->value :
+		JsonbPGetDatum(wf_jsonb_object(0, NULL, NULL));
 
-		vals[0] = JsonbValueToJsonb(getIthJsonbValueFromContainer(&list->root, i));
-		vals[1] = wf_jsonb_int(i);
-		if (t->input == NULL)
-			in = wf_jsonb_object(0, NULL, NULL);
-		else if ((in = wf_eval_template(t->input,
-										wf_jsonb_concat(ctx, wf_jsonb_object(2, ikeys, vals)),
-										&err)) == NULL)
+		for (int i = 0; i < n; i++)
+			inputs[i] = same;
+	}
+	else
+	{
+		MemoryContext stepcxt = CurrentMemoryContext;
+		MemoryContext itemcxt = AllocSetContextCreate(stepcxt, "pg_wf for_each item",
+													  ALLOCSET_DEFAULT_SIZES);
+		Jsonb	  **cache = palloc0(sizeof(Jsonb *) * t->input->nexprs);
+
+		for (int i = 0; i < n; i++)
 		{
-			s->failure = wf_expr_failure(t->name, psprintf("input of item %d", i), err);
-			return false;
+			Jsonb	   *item;
+			Jsonb	   *in;
+
+			CHECK_FOR_INTERRUPTS();
+			MemoryContextSwitchTo(itemcxt);
+			item = JsonbValueToJsonb(getIthJsonbValueFromContainer(&list->root, i));
+			in = wf_eval_item_template(t->input, ctx, item, i, cache, stepcxt, &err);
+			MemoryContextSwitchTo(stepcxt);
+			if (in == NULL)
+			{
+				s->failure = wf_expr_failure(t->name, psprintf("input of item %d", i), err);
+				return false;
+			}
+			inputs[i] = PointerGetDatum(palloc(VARSIZE(in)));
+			memcpy(DatumGetPointer(inputs[i]), in, VARSIZE(in));
+			MemoryContextReset(itemcxt);
 		}
-		inputs[i] = JsonbPGetDatum(in);
+		MemoryContextDelete(itemcxt);
 	}
 
 	values[0] = Int64GetDatum(s->exec_id);

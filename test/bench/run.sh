@@ -139,6 +139,14 @@ graphs_kb=$(q "SELECT wf_start('chain5') > 0; SELECT coalesce((sum(total_bytes) 
 wpid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_wf watchdog'")
 worker_kb=$(awk '/^Private_(Clean|Dirty)/ { s += $2 } END { print s + 0 }' "/proc/$wpid/smaps_rollup" 2>/dev/null || echo 0)
 echo "   backend after 1000 completions: ${backend_kb} kB of memory contexts (compiled graph: ${graphs_kb} kB); watchdog worker: ${worker_kb} kB private"
+# A new backend starts a 100,000-item for_each (the limit); its peak
+# resident memory (VmHWM) and the time the start took.
+q "SELECT bench.define_foreach(100000)" >/dev/null
+t0=$(date +%s.%N)
+each_peak_mb=$(q "SELECT wf_start('each100000', jsonb_build_object('items', (SELECT jsonb_agg(g) FROM generate_series(1, 100000) g))) > 0;
+                  SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+) kB'))[1]::bigint / 1024" | tail -1)
+each_start_s=$(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.1f", t1 - t0 }')
+echo "   a 100,000-item for_each: started in ${each_start_s} s, backend peak ${each_peak_mb} MB"
 
 r1=$(ratio "$wf1" "$floor1"); r2=$(ratio "$wf2" "$floor2"); r5=$(ratio "$wf5" "$wf1"); rw=$(ratio "$fan1000" "$fan100")
 re=$(ratio "$each10000" "$each1000")
@@ -159,6 +167,7 @@ printf '%-44s %12s %12s %8s %10s %5s\n' "5. unbatched, 1M finished vs empty (tas
 printf '%-44s %12s %12s %8s %10s %5s\n' "6. latency p50 / p99, low load (ms)" "$p50 / $p99" "" "" "<2 / <10" "$(met "$p50" 2 lt)/$(met "$p99" 10 lt)"
 printf '%-44s %12s\n' "6. latency, high load" "$lat_high"
 printf '%-44s %12s\n' "memory: backend / graph / worker (kB)" "$backend_kb / $graphs_kb / $worker_kb"
+printf '%-44s %12s\n' "memory: 100,000-item for_each start (MB, s)" "$each_peak_mb MB, $each_start_s s"
 
 cat > "$OUT" <<JSON
 {
@@ -172,7 +181,8 @@ cat > "$OUT" <<JSON
   "scale": {"finished_tasks": $finished, "pg_wf": $wf5, "empty": $wf1, "ratio": $r5, "target": 0.9},
   "latency_low": $lat_low,
   "latency_high": $lat_high,
-  "memory_kb": {"backend": $backend_kb, "graph": $graphs_kb, "worker_private": $worker_kb}
+  "memory_kb": {"backend": $backend_kb, "graph": $graphs_kb, "worker_private": $worker_kb},
+  "foreach_100000_start": {"peak_mb": $each_peak_mb, "seconds": $each_start_s}
 }
 JSON
 echo "(written to $OUT)"
