@@ -89,7 +89,7 @@ wf_jsonb_array_empty(void)
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_ARRAY, NULL));
 }
 
-Jsonb *
+static Jsonb *
 wf_jsonb_null(void)
 {
 	JsonbValue	v;

@@ -26,7 +26,6 @@ extern Jsonb *wf_eval_item_template(WfTemplate *t, Jsonb *base, Jsonb *item, int
 extern Jsonb *wf_expr_failure(const char *task, const char *what, const char *message);
 extern bool wf_template_refs(const WfTemplate *t, bool *all, bool *want);
 extern Jsonb *wf_jsonb_string(const char *s);
-extern Jsonb *wf_jsonb_null(void);
 extern Jsonb *wf_jsonb_array_empty(void);
 extern Jsonb *wf_jsonb_bool(bool b);
 extern Jsonb *wf_jsonb_int(int64 i);

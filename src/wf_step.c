@@ -226,7 +226,7 @@ load_documents(WfStep *s)
 		s->vars = wf_get_jsonb(0, 2);
 }
 
-Jsonb *
+static Jsonb *
 wf_step_input(WfStep *s)
 {
 	if (s->input == NULL)
@@ -291,7 +291,7 @@ load_views(WfStep *s, bool all, bool *want)
 }
 
 /* The expression context of the step, with the task rows loaded so far. */
-Jsonb *
+static Jsonb *
 wf_step_context(WfStep *s, Jsonb *result, Jsonb *error)
 {
 	return wf_context(wf_step_input(s), wf_step_vars(s), s->nviews, s->views, result, error);

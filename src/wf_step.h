@@ -71,9 +71,7 @@ extern bool wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *r
 						   WfTaskRow *tr);
 extern void wf_step_close(WfStep *s);
 
-extern Jsonb *wf_step_input(WfStep *s);
 extern Jsonb *wf_step_vars(WfStep *s);
-extern Jsonb *wf_step_context(WfStep *s, Jsonb *result, Jsonb *error);
 extern Jsonb *wf_step_context_for(WfStep *s, WfTemplate *const *tmpls, int n,
 								  Jsonb *result, Jsonb *error);
 

@@ -160,7 +160,7 @@ wf_jsonb_array(Datum *elems, int n)
 	return PointerGetDatum(construct_array(elems, n, JSONBOID, -1, false, TYPALIGN_INT));
 }
 
-void
+static void
 wf_events_add(WfEvents *ev, int64 task_id, const char *task, const char *state,
 			  Jsonb *detail)
 {

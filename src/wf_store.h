@@ -56,8 +56,6 @@ typedef struct WfEvents
 	bool	   *detail_null;
 } WfEvents;
 
-extern void wf_events_add(WfEvents *ev, int64 task_id, const char *task,
-						  const char *state, Jsonb *detail);
 extern void wf_events_task(WfEvents *ev, int64 task_id, const char *task,
 						   WfTaskState state, Jsonb *detail);
 extern void wf_events_exec(WfEvents *ev, WfExecState state, Jsonb *detail);
