@@ -31,3 +31,37 @@ SELECT count(*) AS items,
                           AND input->>'next' IS NOT DISTINCT FROM
                               CASE WHEN item < 4999 THEN repeat('x', 40) || (item + 1) END) AS right
 FROM wf.task WHERE execution_id = :e AND item IS NOT NULL;
+
+-- 2. A cancel or statement_timeout in the middle of an expression was
+--    caught like an expression error: the completion returned 'succeeded'
+--    and committed the execution as failed (expression_error), which
+--    wf_rerun then refused. Now the call aborts and changes nothing.
+SELECT wf_define('{"name": "slow_publish", "tasks": {
+    "a": {"action": "x", "queue": "slow",
+          "publish": {"hits": "$.result.a[*] ? (@ == $.result.a[*])"}},
+    "b": {"action": "x", "queue": "slow", "requires": ["a"]}}}');
+SELECT wf_start('slow_publish') AS e \gset
+SELECT task_id AS t, token AS tok FROM wf_claim('slow') \gset
+SET statement_timeout = '300ms';
+SELECT wf_task_complete(:t, 'success',
+    (SELECT jsonb_build_object('a', jsonb_agg(g)) FROM generate_series(1, 20000) g), :'tok');
+RESET statement_timeout;
+SELECT e.state AS execution, t.state AS task FROM wf.execution e JOIN wf.task t ON t.execution_id = e.id
+WHERE e.id = :e;
+-- the runner can still report (a result that does not take long)
+SELECT wf_task_complete(:t, 'success', '{"a": [1, 2]}', :'tok');
+SELECT name, state FROM wf.task WHERE execution_id = :e ORDER BY name;
+
+-- 3. A self-calling workflow with two sub-workflow tasks starts 2^16
+--    executions in one statement; it ignored statement_timeout and
+--    pg_cancel_backend (the cancel was caught as a child that could not
+--    start). Now it is cancelled like any statement, and nothing is kept.
+SELECT wf_define('{"name": "twice", "tasks": {
+    "left": {"workflow": "twice"}, "right": {"workflow": "twice"}}}');
+SELECT count(*) AS executions_before FROM wf.execution \gset
+SET statement_timeout = '500ms';
+\set VERBOSITY terse
+SELECT wf_start('twice');
+\set VERBOSITY default
+RESET statement_timeout;
+SELECT count(*) - :executions_before AS executions_kept FROM wf.execution;

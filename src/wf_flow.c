@@ -26,6 +26,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -403,6 +404,8 @@ run_worklist(WfStep *s, Worklist *w)
 		Ended		e = w->items[--w->n];
 		WfTask	   *t = &s->g->tasks[e.idx];
 		bool	   *fired = palloc(sizeof(bool) * Max(t->nedges, 1));
+
+		CHECK_FOR_INTERRUPTS();
 
 		if (e.publish && (s->failure = wf_publish(s, t, e.result)) != NULL)
 			return false;

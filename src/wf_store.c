@@ -260,10 +260,39 @@ wf_events_exec(WfEvents *ev, WfExecState state, Jsonb *detail)
 }
 
 /*
+ * Errors that are about the work itself (bad data, an expression that
+ * fails, a definition or input refused), which a caller may turn into a
+ * failure of the execution, as opposed to errors about the session or the
+ * server: a cancel or statement_timeout, a lock timeout, out of memory,
+ * a deadlock or serialization failure, a shutdown, an internal error. Those
+ * must abort the whole call and change nothing.
+ */
+static bool
+is_work_error(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES):	/* 53 */
+		case ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION):	/* 57: cancel */
+		case ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR): /* 58 */
+		case ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR):	/* XX */
+		case ERRCODE_TO_CATEGORY(ERRCODE_TRANSACTION_ROLLBACK): /* 40 */
+		case ERRCODE_TO_CATEGORY(ERRCODE_INVALID_TRANSACTION_STATE):	/* 25 */
+		case ERRCODE_TO_CATEGORY(ERRCODE_CONNECTION_EXCEPTION): /* 08 */
+			return false;
+	}
+	return sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
+		sqlerrcode != ERRCODE_OBJECT_IN_USE;
+}
+
+/*
  * Run fn(arg) in a subtransaction. Returns true, or false with *error set
  * to the message of the error it raised: everything it did is then rolled
  * back, and the caller goes on (an expression that fails, a child
- * execution that cannot start). SPI's previous result is gone either way.
+ * execution that cannot start). Only errors about the work are caught
+ * (is_work_error); any other error (a cancel, a timeout, out of memory)
+ * is raised again, so that the whole call aborts and changes nothing. SPI's
+ * previous result is gone either way.
  */
 bool
 wf_in_subxact(void (*fn) (void *), void *arg, char **error)
@@ -293,6 +322,8 @@ wf_in_subxact(void (*fn) (void *), void *arg, char **error)
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 		SPI_tuptable = NULL;	/* freed with the subtransaction */
+		if (!is_work_error(edata->sqlerrcode))
+			ReThrowError(edata);
 		*error = edata->message;
 		ok = false;
 	}
