@@ -65,3 +65,26 @@ SELECT wf_start('twice');
 \set VERBOSITY default
 RESET statement_timeout;
 SELECT count(*) - :executions_before AS executions_kept FROM wf.execution;
+
+-- 4. wf_rerun ran a for_each task again whose failure an on_error edge had
+--    already handled: its edges then resolved a second time (23505 on
+--    task_execution_id_name_item_key, in the watchdog too). A handled
+--    failure now stands; only the task whose failure ended the execution,
+--    and the cancelled ones, run again.
+SELECT wf_define('{"name": "handled_each", "input": ["xs"], "tasks": {
+    "each": {"action": "x", "queue": "he", "for_each": "$.input.xs", "on_error": ["handle"]},
+    "handle": {"action": "x", "queue": "he"},
+    "boom": {"action": "x", "queue": "he"}}}');
+SELECT wf_start('handled_each', '{"xs": [1, 2]}') AS e \gset
+SELECT count(*) AS claimed FROM claim('he');
+-- item 0 fails: the for_each fails, and "handle" handles it
+SELECT wf_task_complete(c.task_id, 'error', '{"bad": 1}', c.token)
+FROM claimed c JOIN wf.task t ON t.id = c.task_id WHERE c.execution_id = :e AND t.item = 0;
+-- "boom" fails, unhandled: the execution fails
+SELECT done(:e, 'boom', '{"boom": 1}', 'error');
+SELECT state FROM wf.execution WHERE id = :e;
+SELECT wf_rerun(:e);
+SELECT name, item, state FROM wf.task WHERE execution_id = :e ORDER BY name, item NULLS FIRST;
+SELECT claim('he');
+SELECT done(:e, 'boom'), done(:e, 'handle');
+SELECT state FROM wf.execution WHERE id = :e;

@@ -197,11 +197,17 @@ wf_rerun(PG_FUNCTION_ARGS)
 		"  AND (state = 'cancelled' OR (state = 'failed' AND id = $2)) RETURNING name",
 		2, {INT8OID, INT8OID}
 	};
+
+	/*
+	 * Like a runner's task, a for_each task runs again if it was cancelled or
+	 * its failure ended the execution; a failure that an on_error edge
+	 * handled stands (its edges resolved already, once).
+	 */
 	static WfPlan foreach_again = {
 		"UPDATE wf.task SET state = 'running', error = NULL, finished_at = NULL "
 		"WHERE execution_id = $1 AND item IS NULL AND items_total IS NOT NULL "
-		"  AND state IN ('failed', 'cancelled') RETURNING id, name",
-		1, {INT8OID}
+		"  AND (state = 'cancelled' OR (state = 'failed' AND id = $2)) RETURNING id, name",
+		2, {INT8OID, INT8OID}
 	};
 	static WfPlan recount = {
 		"INSERT INTO wf.foreach_state (execution_id, task, done, total) "

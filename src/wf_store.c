@@ -297,11 +297,44 @@ is_work_error(int sqlerrcode)
 bool
 wf_in_subxact(void (*fn) (void *), void *arg, char **error)
 {
+	return wf_try_subxact(fn, arg, false, error, NULL);
+}
+
+/*
+ * What a watchdog step may survive: an error about the work, an internal
+ * error (a bug or a row edited by hand: it concerns that execution), a
+ * lock that could not be had at once or a deadlock (retried later). Not a
+ * cancel, a shutdown, out of memory or a system error.
+ */
+static bool
+is_step_error(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES):
+		case ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION):
+		case ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR):
+		case ERRCODE_TO_CATEGORY(ERRCODE_CONNECTION_EXCEPTION):
+		case ERRCODE_TO_CATEGORY(ERRCODE_INVALID_TRANSACTION_STATE):
+			return false;
+	}
+	return true;
+}
+
+/*
+ * wf_in_subxact, or with step (the watchdog's steps) what is_step_error
+ * allows. *code (if given) is the caught error's SQLSTATE, or 0.
+ */
+bool
+wf_try_subxact(void (*fn) (void *), void *arg, bool step, char **error, int *code)
+{
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	volatile bool ok = true;
 
 	*error = NULL;
+	if (code)
+		*code = 0;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
@@ -322,9 +355,11 @@ wf_in_subxact(void (*fn) (void *), void *arg, char **error)
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 		SPI_tuptable = NULL;	/* freed with the subtransaction */
-		if (!is_work_error(edata->sqlerrcode))
+		if (!(step ? is_step_error(edata->sqlerrcode) : is_work_error(edata->sqlerrcode)))
 			ReThrowError(edata);
 		*error = edata->message;
+		if (code)
+			*code = edata->sqlerrcode;
 		ok = false;
 	}
 	PG_END_TRY();

@@ -63,6 +63,8 @@ extern void wf_events_flush(WfEvents *ev, int64 execution_id);
 extern void wf_events_arrays(WfEvents *ev, Datum *out);
 
 extern bool wf_in_subxact(void (*fn) (void *), void *arg, char **error);
+extern bool wf_try_subxact(void (*fn) (void *), void *arg, bool step,
+						   char **error, int *code);
 
 extern Datum wf_text_array(Datum *elems, int n);
 extern Datum wf_jsonb_array(Datum *elems, int n);

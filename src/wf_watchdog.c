@@ -12,10 +12,11 @@
  *   - an execution whose timeout passed: it fails with a "timeout" error;
  *   - a sub-workflow that ended (wf.inbox): its parent's task succeeds with
  *     the child's output, or fails with the child's error.
- * Each expiry is an engine step (wf_step.c, wf_attempt.c) that takes its
- * execution's lock with SKIP LOCKED: the watchdog does not wait for a
- * runner, a callback or a cancel there; whoever holds the lock decides,
- * and the watchdog looks again on its next pass.
+ * Each is an engine step (wf_step.c, wf_attempt.c) that takes its
+ * execution's lock with SKIP LOCKED, and runs so that it never waits for a
+ * lock a client holds and its failure is its execution's alone (run_step,
+ * below): whoever holds the lock decides, and the watchdog looks again on
+ * a later pass.
  *
  * The worker (pg_wf in shared_preload_libraries) connects to the database
  * named by pg_wf.database and sleeps until the next due time (earliest
@@ -102,8 +103,140 @@ wf_watchdog_init(void)
 
 /* ---------------------------------------------------------------------
  * One pass
+ *
+ * Every step of a pass is an engine step on one execution, run by
+ * run_step(): in a subtransaction, with lock_timeout at its minimum, so
+ * that
+ *   - a lock a client holds (a runner's open claim, a callback, a cancel)
+ *     is never waited for: the step is rolled back and retried on a later
+ *     pass, which comes soon because the work is still due;
+ *   - any other error about the work fails that execution alone, visibly
+ *     (a WARNING in the server log and {"type": "engine_error"} as the
+ *     execution's error), and the pass goes on to the others;
+ *   - a cancel, a shutdown or out-of-memory still ends the whole pass
+ *     (wf_try_subxact).
  * ---------------------------------------------------------------------
  */
+
+typedef struct StepCall
+{
+	void		(*fn) (void *);
+	void	   *arg;
+}			StepCall;
+
+/* Run a step with lock_timeout at its minimum (restored after it). */
+static void
+no_wait_call(void *arg)
+{
+	StepCall   *c = arg;
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("lock_timeout", "1", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	c->fn(c->arg);
+	AtEOXact_GUC(true, level);
+}
+
+typedef struct FailCall
+{
+	int64		exec_id;
+	const char *what;
+	const char *message;
+}			FailCall;
+
+/* Fail an execution whose watchdog step raised an error. */
+static void
+fail_call(void *arg)
+{
+	FailCall   *f = arg;
+	WfStep		s;
+	const char *keys[] = {"type", "step", "message"};
+	Jsonb	   *vals[] = {wf_jsonb_string("engine_error"), wf_jsonb_string(f->what),
+	wf_jsonb_string(f->message)};
+
+	if (!wf_step_open(&s, f->exec_id, true))
+		return;					/* locked: looked at again on a later pass */
+	if (wf_exec_is_live(s.state))
+		wf_fail_execution(&s, wf_jsonb_object(3, keys, vals));
+	wf_step_close(&s);
+}
+
+/* Run one step of a pass on execution exec_id (see above). */
+static void
+run_step(int64 exec_id, const char *what, void (*fn) (void *), void *arg)
+{
+	StepCall	c = {fn, arg};
+	StepCall	fc;
+	FailCall	f;
+	char	   *err;
+	int			code;
+
+	CHECK_FOR_INTERRUPTS();
+	if (wf_try_subxact(no_wait_call, &c, true, &err, &code))
+		return;
+	if (code == ERRCODE_LOCK_NOT_AVAILABLE || code == ERRCODE_T_R_DEADLOCK_DETECTED)
+	{
+		elog(DEBUG1, "pg_wf watchdog: %s of execution " INT64_FORMAT " waits for a lock; later",
+			 what, exec_id);
+		return;
+	}
+	ereport(WARNING,
+			(errmsg("pg_wf watchdog: %s of execution " INT64_FORMAT " failed: %s",
+					what, exec_id, err),
+			 errdetail("The execution fails with {\"type\": \"engine_error\"}; the watchdog goes on with the others.")));
+	f.exec_id = exec_id;
+	f.what = what;
+	f.message = err;
+	fc.fn = fail_call;
+	fc.arg = &f;
+	if (!wf_try_subxact(no_wait_call, &fc, true, &err, &code) &&
+		code != ERRCODE_LOCK_NOT_AVAILABLE)
+		ereport(WARNING,
+				(errmsg("pg_wf watchdog: could not fail execution " INT64_FORMAT " either: %s",
+						exec_id, err),
+				 errhint("Cancel it with wf_cancel(), or fix its rows by hand.")));
+}
+
+/* An attempt whose lease or delegate deadline passed. */
+typedef struct ExpireCall
+{
+	int64		exec_id;
+	int64		task_id;
+	WfTaskState state;			/* running (lease) or delegated (deadline) */
+	const char *type;
+	const char *message;
+	bool		acted;
+}			ExpireCall;
+
+static void
+expire_call(void *arg)
+{
+	ExpireCall *c = arg;
+	WfStep		s;
+	WfTaskRow	tr;
+	bool		passed;
+
+	if (!wf_step_open(&s, c->exec_id, true))
+		return;					/* locked: its holder decides; look later */
+	wf_step_lock_task(&s, c->task_id, &tr);
+	passed = c->state == WF_TASK_RUNNING ? tr.lease_passed : tr.deadline_passed;
+	if (tr.state == c->state && passed)
+	{
+		const char *ekeys[] = {"type", "message", "attempt"};
+		Jsonb	   *evals[] = {wf_jsonb_string(c->type), wf_jsonb_string(c->message),
+		wf_jsonb_int(tr.attempt)};
+		const char *dkeys[] = {"attempt", "by"};
+		Jsonb	   *dvals[] = {wf_jsonb_int(tr.attempt), wf_jsonb_string("watchdog")};
+
+		if (tr.def->engine == WF_ENGINE_SLEEP)
+			wf_attempt_succeeded(&s, &tr, NULL, wf_jsonb_object(2, dkeys, dvals));
+		else
+			wf_attempt_failed(&s, &tr, wf_jsonb_object(3, ekeys, evals), true,
+							  wf_jsonb_object(2, dkeys, dvals));
+		c->acted = true;
+	}
+	wf_step_close(&s);
+}
 
 /* Expire up to batch attempts of one kind; returns how many it ended. */
 static int
@@ -126,33 +259,63 @@ expire(WfPlan *due, WfTaskState state, const char *type, const char *message, in
 	}
 	for (uint64 r = 0; r < n; r++)
 	{
-		WfStep		s;
-		WfTaskRow	tr;
-		bool		passed;
+		ExpireCall	c = {execs[r], ids[r], state, type, message, false};
 
-		CHECK_FOR_INTERRUPTS();
-		if (!wf_step_open(&s, execs[r], true))
-			continue;			/* locked: its holder decides; look later */
-		wf_step_lock_task(&s, ids[r], &tr);
-		passed = state == WF_TASK_RUNNING ? tr.lease_passed : tr.deadline_passed;
-		if (tr.state == state && passed)
-		{
-			const char *ekeys[] = {"type", "message", "attempt"};
-			Jsonb	   *evals[] = {wf_jsonb_string(type), wf_jsonb_string(message),
-			wf_jsonb_int(tr.attempt)};
-			const char *dkeys[] = {"attempt", "by"};
-			Jsonb	   *dvals[] = {wf_jsonb_int(tr.attempt), wf_jsonb_string("watchdog")};
-
-			if (tr.def->engine == WF_ENGINE_SLEEP)
-				wf_attempt_succeeded(&s, &tr, NULL, wf_jsonb_object(2, dkeys, dvals));
-			else
-				wf_attempt_failed(&s, &tr, wf_jsonb_object(3, ekeys, evals), true,
-								  wf_jsonb_object(2, dkeys, dvals));
-			acted++;
-		}
-		wf_step_close(&s);
+		run_step(execs[r], type, expire_call, &c);
+		acted += c.acted;
 	}
 	return acted;
+}
+
+/* A sub-workflow that ended (a wf.inbox row): finish its parent's task. */
+typedef struct ParentCall
+{
+	int64		inbox_id;
+	int64		exec_id;		/* the parent's */
+	int64		task_id;		/* the parent's task */
+	int64		child;
+	WfExecState state;			/* the child's end */
+	Jsonb	   *output;
+	Jsonb	   *error;
+	bool		acted;
+}			ParentCall;
+
+static void
+parent_call(void *arg)
+{
+	static WfPlan done = {
+		"DELETE FROM wf.inbox WHERE id = $1",
+		1, {INT8OID}
+	};
+	ParentCall *c = arg;
+	WfStep		s;
+	WfTaskRow	tr;
+	const char *dkeys[] = {"child_execution_id"};
+	Jsonb	   *dvals[] = {wf_jsonb_int(c->child)};
+	Datum		values[1];
+
+	if (!wf_step_open(&s, c->exec_id, true))
+		return;
+	wf_step_lock_task(&s, c->task_id, &tr);
+	if (tr.state == WF_TASK_RUNNING)
+	{
+		if (c->state == WF_EXEC_SUCCEEDED)
+			wf_attempt_succeeded(&s, &tr, c->output, wf_jsonb_object(1, dkeys, dvals));
+		else
+		{
+			const char *keys[] = {"type", "execution_id", "state", "error"};
+			Jsonb	   *vals[] = {wf_jsonb_string("subworkflow_failed"),
+				wf_jsonb_int(c->child), wf_jsonb_string(wf_exec_state_name(c->state)),
+			c->error};
+
+			wf_attempt_failed(&s, &tr, wf_jsonb_object(4, keys, vals), false,
+							  wf_jsonb_object(1, dkeys, dvals));
+		}
+	}
+	values[0] = Int64GetDatum(c->inbox_id);
+	wf_exec(&done, values, NULL, 0);
+	wf_step_close(&s);
+	c->acted = true;
 }
 
 /*
@@ -168,74 +331,67 @@ finish_parents(int batch)
 		"ORDER BY i.id LIMIT $1",
 		1, {INT4OID}
 	};
-	static WfPlan done = {
-		"DELETE FROM wf.inbox WHERE id = $1",
-		1, {INT8OID}
-	};
 	Datum		values[1];
 	uint64		n;
 	int			acted = 0;
-	int64	   *ids,
-			   *tasks,
-			   *execs,
-			   *children;
-	WfExecState *states;
-	Jsonb	  **outputs,
-			  **errors;
+	ParentCall *calls;
 
 	values[0] = Int32GetDatum(batch);
 	n = wf_exec(&inbox, values, NULL, 0);
-	ids = palloc(sizeof(int64) * Max(n, 1));
-	tasks = palloc(sizeof(int64) * Max(n, 1));
-	execs = palloc(sizeof(int64) * Max(n, 1));
-	children = palloc(sizeof(int64) * Max(n, 1));
-	states = palloc(sizeof(WfExecState) * Max(n, 1));
-	outputs = palloc(sizeof(Jsonb *) * Max(n, 1));
-	errors = palloc(sizeof(Jsonb *) * Max(n, 1));
+	calls = palloc0(sizeof(ParentCall) * Max(n, 1));
 	for (uint64 r = 0; r < n; r++)
 	{
-		ids[r] = wf_get_int64(r, 1);
-		tasks[r] = wf_get_int64(r, 2);
-		execs[r] = wf_get_int64(r, 3);
-		states[r] = wf_exec_state_parse(wf_get_text(r, 4));
-		outputs[r] = wf_get_jsonb(r, 5);
-		errors[r] = wf_get_jsonb(r, 6);
-		children[r] = wf_get_int64(r, 7);
+		calls[r].inbox_id = wf_get_int64(r, 1);
+		calls[r].task_id = wf_get_int64(r, 2);
+		calls[r].exec_id = wf_get_int64(r, 3);
+		calls[r].state = wf_exec_state_parse(wf_get_text(r, 4));
+		calls[r].output = wf_get_jsonb(r, 5);
+		calls[r].error = wf_get_jsonb(r, 6);
+		calls[r].child = wf_get_int64(r, 7);
 	}
 	for (uint64 r = 0; r < n; r++)
 	{
-		WfStep		s;
-		WfTaskRow	tr;
-		const char *dkeys[] = {"child_execution_id"};
-		Jsonb	   *dvals[] = {wf_jsonb_int(children[r])};
-
-		CHECK_FOR_INTERRUPTS();
-		if (!wf_step_open(&s, execs[r], true))
-			continue;
-		wf_step_lock_task(&s, tasks[r], &tr);
-		if (tr.state == WF_TASK_RUNNING)
-		{
-			if (states[r] == WF_EXEC_SUCCEEDED)
-				wf_attempt_succeeded(&s, &tr, outputs[r], wf_jsonb_object(1, dkeys, dvals));
-			else
-			{
-				const char *keys[] = {"type", "execution_id", "state", "error"};
-				Jsonb	   *vals[] = {wf_jsonb_string("subworkflow_failed"),
-				wf_jsonb_int(children[r]), wf_jsonb_string(wf_exec_state_name(states[r])), errors[r]};
-
-				wf_attempt_failed(&s, &tr, wf_jsonb_object(4, keys, vals), false,
-								  wf_jsonb_object(1, dkeys, dvals));
-			}
-		}
-		values[0] = Int64GetDatum(ids[r]);
-		wf_exec(&done, values, NULL, 0);
-		wf_step_close(&s);
-		acted++;
+		run_step(calls[r].exec_id, "subworkflow_end", parent_call, &calls[r]);
+		acted += calls[r].acted;
 	}
 	return acted;
 }
 
-/* The watchdog: executions whose timeout passed fail. Returns how many. */
+/* An execution whose timeout passed: it fails. */
+typedef struct TimeoutCall
+{
+	int64		exec_id;
+	bool		acted;
+}			TimeoutCall;
+
+static void
+timeout_call(void *arg)
+{
+	static WfPlan still = {
+		"SELECT deadline < pg_catalog.now() FROM wf.execution WHERE id = $1",
+		1, {INT8OID}
+	};
+	TimeoutCall *c = arg;
+	WfStep		s;
+	Datum		values[1];
+
+	if (!wf_step_open(&s, c->exec_id, true))
+		return;
+	values[0] = Int64GetDatum(c->exec_id);
+	wf_exec(&still, values, NULL, 1);
+	if (wf_exec_is_live(s.state) && wf_get_bool(0, 1))
+	{
+		const char *keys[] = {"type", "message"};
+		Jsonb	   *vals[] = {wf_jsonb_string("timeout"),
+		wf_jsonb_string("the execution's timeout passed")};
+
+		wf_fail_execution(&s, wf_jsonb_object(2, keys, vals));
+		c->acted = true;
+	}
+	wf_step_close(&s);
+}
+
+/* Executions whose timeout passed fail. Returns how many. */
 static int
 expire_executions(int batch)
 {
@@ -243,10 +399,6 @@ expire_executions(int batch)
 		"SELECT id FROM wf.execution WHERE deadline < pg_catalog.now() "
 		"AND state IN ('running', 'paused') ORDER BY deadline LIMIT $1",
 		1, {INT4OID}
-	};
-	static WfPlan still = {
-		"SELECT deadline < pg_catalog.now() FROM wf.execution WHERE id = $1",
-		1, {INT8OID}
 	};
 	Datum		values[1];
 	uint64		n;
@@ -257,23 +409,10 @@ expire_executions(int batch)
 	ids = wf_exec_ids(&due, values, &n);
 	for (uint64 r = 0; r < n; r++)
 	{
-		WfStep		s;
+		TimeoutCall c = {ids[r], false};
 
-		CHECK_FOR_INTERRUPTS();
-		if (!wf_step_open(&s, ids[r], true))
-			continue;
-		values[0] = Int64GetDatum(ids[r]);
-		wf_exec(&still, values, NULL, 1);
-		if (wf_exec_is_live(s.state) && wf_get_bool(0, 1))
-		{
-			const char *keys[] = {"type", "message"};
-			Jsonb	   *vals[] = {wf_jsonb_string("timeout"),
-			wf_jsonb_string("the execution's timeout passed")};
-
-			wf_fail_execution(&s, wf_jsonb_object(2, keys, vals));
-			acted++;
-		}
-		wf_step_close(&s);
+		run_step(ids[r], "execution_timeout", timeout_call, &c);
+		acted += c.acted;
 	}
 	return acted;
 }
