@@ -27,6 +27,7 @@
 #include "utils/snapmgr.h"
 
 #include "wf_audit.h"
+#include "wf_util.h"
 
 PGDLLEXPORT void wf_audit_main(Datum arg);
 
@@ -107,6 +108,7 @@ wf_audit_main(Datum arg)
 				 errmsg("pg_wf audit: could not attach to its message")));
 	msg = dsm_segment_address(seg);
 	BackgroundWorkerInitializeConnectionByOid(msg->dbid, msg->roleid, 0);
+	wf_pin_search_path();
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();

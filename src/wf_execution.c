@@ -32,8 +32,9 @@ static void cancel_children(int64 parent_task_id, const char *reason);
 static WfPlan plan_insert_tasks = {
 	"INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state) "
 	"SELECT $1, u.name, u.action, u.queue, u.input, u.timeout, 'ready' "
-	"FROM unnest($2::pg_catalog.text[], $3::pg_catalog.text[], "
-	"$4::pg_catalog.text[], $5::pg_catalog.jsonb[], $6::pg_catalog.interval[]) "
+	"FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]), "
+	"pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.jsonb[]), "
+	"pg_catalog.unnest($6::pg_catalog.interval[])) "
 	"AS u(name, action, queue, input, timeout) "
 	"RETURNING id, name",
 	6, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID}
@@ -62,8 +63,8 @@ wf_update_execution(WfStep *s, WfExecState state, Jsonb *output, Jsonb *error)
 		"WITH ev AS ("
 		"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)"
 		"  SELECT $1, u.task_id, u.task, u.state, u.detail"
-		"  FROM unnest($7::pg_catalog.int8[], $8::pg_catalog.text[],"
-		"              $9::pg_catalog.text[], $10::pg_catalog.jsonb[])"
+		"  FROM ROWS FROM (pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.text[]),"
+		"       pg_catalog.unnest($9::pg_catalog.text[]), pg_catalog.unnest($10::pg_catalog.jsonb[]))"
 		"       AS u(task_id, task, state, detail))"
 		"UPDATE wf.execution SET active = $2, vars = COALESCE($3, vars), state = $4, output = $5, "
 		"error = $6, updated_at = pg_catalog.now(), "

@@ -66,7 +66,7 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 		"INSERT INTO wf.task (execution_id, name, action, queue, timeout, state, item, input, not_before) "
 		"SELECT $1, $2, $3, $4, $5, 'ready', u.n - 1, u.input, "
 		"CASE WHEN $6 = 0 OR u.n <= $6 THEN pg_catalog.now() ELSE 'infinity' END "
-		"FROM unnest($7::pg_catalog.jsonb[]) WITH ORDINALITY AS u(input, n) "
+		"FROM pg_catalog.unnest($7::pg_catalog.jsonb[]) WITH ORDINALITY AS u(input, n) "
 		"RETURNING id",
 		7, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, INT4OID, JSONBARRAYOID}
 	};

@@ -211,7 +211,7 @@ wf_rerun(PG_FUNCTION_ARGS)
 	};
 	static WfPlan recount = {
 		"INSERT INTO wf.foreach_state (execution_id, task, done, total) "
-		"SELECT $1, $2, count(*) FILTER (WHERE i.state = 'succeeded'), count(*) "
+		"SELECT $1, $2, pg_catalog.count(*) FILTER (WHERE i.state = 'succeeded'), pg_catalog.count(*) "
 		"FROM wf.task i WHERE i.execution_id = $1 AND i.name = $2 AND i.item IS NOT NULL "
 		"ON CONFLICT (execution_id, task) DO UPDATE SET done = excluded.done, total = excluded.total",
 		2, {INT8OID, TEXTOID}

@@ -39,7 +39,7 @@ wf_claim(PG_FUNCTION_ARGS)
 {
 	static WfPlan claim = {
 		"WITH c AS ("
-		"  SELECT s.id, s.n FROM unnest(ARRAY("
+		"  SELECT s.id, s.n FROM pg_catalog.unnest(ARRAY("
 		"    SELECT t.id FROM wf.task t"
 		"    WHERE t.queue = $1 AND t.state = 'ready' AND t.not_before <= pg_catalog.now()"
 		"      AND (SELECT e.state FROM wf.execution e WHERE e.id = t.execution_id) <> 'paused'"

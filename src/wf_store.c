@@ -229,8 +229,8 @@ wf_events_flush(WfEvents *ev, int64 execution_id)
 	static WfPlan plan = {
 		"INSERT INTO wf.event (execution_id, task_id, task, state, detail) "
 		"SELECT $1, u.task_id, u.task, u.state, u.detail "
-		"FROM unnest($2::pg_catalog.int8[], $3::pg_catalog.text[], "
-		"$4::pg_catalog.text[], $5::pg_catalog.jsonb[]) "
+		"FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.int8[]), pg_catalog.unnest($3::pg_catalog.text[]), "
+		"pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.jsonb[])) "
 		"AS u(task_id, task, state, detail)",
 		5, {INT8OID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID}
 	};

@@ -5,6 +5,7 @@
  */
 #include "postgres.h"
 
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
@@ -37,6 +38,19 @@ wf_check_positive_interval(const Interval *iv, const char *what)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a positive interval", what),
 				 errhint("For example '5 minutes'.")));
+}
+
+/*
+ * A background worker's statements must not be captured by objects that a
+ * database owner can create (a public.unnest(jsonb[]), an operator in a
+ * schema that the database's default search_path puts before pg_catalog):
+ * the worker runs as a superuser. Pin its search_path, as the SQL
+ * functions pin theirs, above any database or role default.
+ */
+void
+wf_pin_search_path(void)
+{
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 /* A bigint id argument that must not be null. */

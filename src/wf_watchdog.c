@@ -52,6 +52,7 @@
 #include "wf_signal.h"
 #include "wf_step.h"
 #include "wf_store.h"
+#include "wf_util.h"
 #include "wf_watchdog.h"
 
 PG_FUNCTION_INFO_V1(wf_tick);
@@ -537,6 +538,7 @@ wf_watchdog_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(wf_database, NULL, 0);
+	wf_pin_search_path();
 
 	wf_signal_attach_worker(MyLatch);
 
