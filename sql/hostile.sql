@@ -88,3 +88,43 @@ SELECT name, item, state FROM wf.task WHERE execution_id = :e ORDER BY name, ite
 SELECT claim('he');
 SELECT done(:e, 'boom'), done(:e, 'handle');
 SELECT state FROM wf.execution WHERE id = :e;
+
+-- 5. Durations that cannot be used were accepted: "1000000000 days" made
+--    every wf_claim on the queue fail with 22008 while the task was first
+--    in line. Every duration and lease is now at most ten years.
+SELECT expect_error($$SELECT wf_define('{"name": "forever", "tasks": {"a": {"action": "x", "timeout": "1000000000 days"}}}')$$);
+SELECT expect_error($$SELECT wf_define('{"name": "forever", "tasks": {"a": {"action": "x", "delegate_timeout": "3651 days"}}}')$$);
+SELECT expect_error($$SELECT wf_define('{"name": "forever", "tasks": {"a": {"engine": "sleep", "for": "40000 days"}}}')$$);
+SELECT expect_error($$SELECT wf_define('{"name": "forever", "timeout": "10000 days", "tasks": {"a": {"action": "x"}}}')$$);
+SELECT expect_error($$SELECT wf_define('{"name": "forever", "tasks": {"a": {"action": "x", "retry": {"count": 1, "delay": "5000 days"}}}}')$$);
+SELECT wf_define('{"name": "long", "tasks": {"a": {"action": "x", "queue": "long", "timeout": "3650 days"}}}');
+SELECT expect_error($$SELECT * FROM wf_claim('long', 1, '200000 years')$$);
+SELECT wf_start('long') AS e \gset
+SELECT task_id AS t, token AS tok FROM wf_claim('long', 1, '1 minute') \gset
+SELECT expect_error(format('SELECT wf_heartbeat(%s, %L, %L)', :t, :'tok', '11 years'));
+SELECT expect_error(format('SELECT wf_task_delegate(%s, %L, %L)', :t, :'tok', '4000 days'));
+SELECT wf_task_complete(:t, 'success', '{}', :'tok');
+
+-- 6. A retry with delay 0 and backoff 100 computed 0 x infinity = NaN at
+--    retry 156 and waited ten years. A zero delay stays zero.
+SELECT wf_define('{"name": "zero_backoff", "tasks": {
+    "a": {"action": "x", "queue": "zb", "retry": {"count": 200, "delay": "0s", "backoff": 100}}}}');
+SELECT wf_start('zero_backoff') AS e \gset
+DO $$
+DECLARE r record;
+BEGIN
+    FOR i IN 1..160 LOOP
+        SELECT * INTO r FROM wf_claim('zb', 1);
+        EXIT WHEN r.task_id IS NULL;
+        PERFORM wf_task_complete(r.task_id, 'error', '{}', r.token);
+    END LOOP;
+END $$;
+SELECT state, attempt, not_before <= now() AS claimable FROM wf.task WHERE execution_id = :e;
+
+-- 7. Unbounded sizes: a start key over ~2.7 kB failed with an undocumented
+--    54000 (the index row); a runner name or a cancel reason had no limit.
+SELECT expect_error(format('SELECT wf_start(%L, %L, %L)', 'long', '{}', repeat('k', 3000)));
+SELECT expect_error(format('SELECT * FROM wf_claim(%L, 1, %L, %L)', 'long', '1 minute', repeat('r', 300)));
+SELECT wf_start('long') AS e \gset
+SELECT expect_error(format('SELECT wf_cancel(%s, %L)', :e, repeat('why', 1000)));
+SELECT wf_cancel(:e, repeat('y', 1024));

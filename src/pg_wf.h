@@ -40,6 +40,10 @@
 #define WF_MAX_RETRIES			1000
 #define WF_MAX_ITEMS			100000
 #define WF_MAX_DEPTH			16	/* sub-workflows nested at most this deep */
+#define WF_MAX_DURATION_DAYS	3650	/* any duration or lease: ten years */
+#define WF_MAX_KEY_LEN			1024	/* wf_start's key (bytes) */
+#define WF_MAX_RUNNER_LEN		200 /* wf_claim's runner name (bytes) */
+#define WF_MAX_REASON_LEN		1024	/* wf_cancel's reason (bytes) */
 
 #define WF_DEFAULT_QUEUE		"default"
 

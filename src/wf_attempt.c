@@ -86,7 +86,10 @@ retry_delay(WfRetry *r, int n)
 
 	if (r->max_delay)
 		cap = Min(cap, wf_interval_usecs(r->max_delay));
-	if (isnan(d) || d > cap)
+	if (base == 0)
+		d = 0;					/* 0 x backoff^n, also once backoff^n is
+								 * infinite */
+	else if (isnan(d) || d > cap)
 		d = cap;
 	if (r->jitter)
 		d = d / 2 + pg_prng_double(&pg_global_prng_state) * (d / 2);

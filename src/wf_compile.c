@@ -19,6 +19,7 @@
 #include "pg_wf.h"
 #include "wf_compile.h"
 #include "wf_expr.h"
+#include "wf_util.h"
 
 /* ---------------------------------------------------------------------
  * Define time
@@ -91,6 +92,12 @@ wf_duration_parse(const char *text, const char *where, bool allow_zero)
 				 errmsg("invalid workflow definition at %s: duration \"%s\" must be %s",
 						where, text, allow_zero ? "zero or positive" : "positive"),
 				 errhint("Negative parts are refused.")));
+	if (wf_interval_usecs(iv) > (double) WF_MAX_DURATION_DAYS * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_INVALID_DEFINITION),
+				 errmsg("invalid workflow definition at %s: duration \"%s\" is longer than %d days",
+						where, text, WF_MAX_DURATION_DAYS),
+				 errhint("Durations are limited to ten years, so that now() plus any of them is a timestamp.")));
 	return iv;
 }
 

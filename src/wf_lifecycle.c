@@ -62,6 +62,8 @@ wf_start(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("workflow name must not be null")));
+	if (!PG_ARGISNULL(2))
+		wf_check_length(PG_GETARG_TEXT_PP(2), WF_MAX_KEY_LEN, "key");
 	SPI_connect();
 	id = wf_start_execution(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 							PG_ARGISNULL(1) ? wf_jsonb_object(0, NULL, NULL) : PG_GETARG_JSONB_P(1),
@@ -80,6 +82,8 @@ wf_cancel(PG_FUNCTION_ARGS)
 	Jsonb	   *vals[3];
 	Jsonb	   *doc;
 
+	if (!PG_ARGISNULL(1))
+		wf_check_length(PG_GETARG_TEXT_PP(1), WF_MAX_REASON_LEN, "reason");
 	SPI_connect();
 	wf_step_open(&s, id, false);
 	if (s.state == WF_EXEC_CANCELLED)

@@ -108,7 +108,10 @@ wf_claim(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(3))
 		nulls[3] = 'n';
 	else
+	{
+		wf_check_length(PG_GETARG_TEXT_PP(3), WF_MAX_RUNNER_LEN, "runner");
 		values[3] = PointerGetDatum(PG_GETARG_TEXT_PP(3));
+	}
 	values[4] = PointerGetDatum(construct_array(hashes, max_tasks, BYTEAOID, -1,
 												false, TYPALIGN_INT));
 

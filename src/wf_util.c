@@ -28,7 +28,18 @@ wf_after(TimestampTz start, const Interval *iv)
 	return start + iv->day * USECS_PER_DAY + iv->time;
 }
 
-/* Refuse an interval argument that is not positive (a lease, a timeout). */
+/* An interval's length in days, a month counted as 30 days. */
+static double
+interval_days(const Interval *iv)
+{
+	return iv->month * 30.0 + iv->day + (double) iv->time / USECS_PER_DAY;
+}
+
+/*
+ * Refuse an interval argument that is not positive, or longer than
+ * WF_MAX_DURATION_DAYS (a lease, a timeout): now() plus it must be a
+ * timestamp.
+ */
 void
 wf_check_positive_interval(const Interval *iv, const char *what)
 {
@@ -38,6 +49,22 @@ wf_check_positive_interval(const Interval *iv, const char *what)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a positive interval", what),
 				 errhint("For example '5 minutes'.")));
+	if (interval_days(iv) > WF_MAX_DURATION_DAYS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most %d days", what, WF_MAX_DURATION_DAYS),
+				 errdetail("Leases and timeouts are limited to ten years.")));
+}
+
+/* Refuse a text argument longer than max bytes. */
+void
+wf_check_length(const text *t, int max, const char *what)
+{
+	if (VARSIZE_ANY_EXHDR(t) > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most %d bytes, not %d", what, max,
+						(int) VARSIZE_ANY_EXHDR(t))));
 }
 
 /*

@@ -13,6 +13,7 @@
 extern double wf_interval_usecs(const Interval *iv);
 extern TimestampTz wf_after(TimestampTz start, const Interval *iv);
 extern void wf_check_positive_interval(const Interval *iv, const char *what);
+extern void wf_check_length(const text *t, int max, const char *what);
 extern void wf_pin_search_path(void);
 extern int64 wf_arg_id(FunctionCallInfo fcinfo, int argno, const char *what);
 
