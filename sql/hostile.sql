@@ -128,3 +128,42 @@ SELECT expect_error(format('SELECT * FROM wf_claim(%L, 1, %L, %L)', 'long', '1 m
 SELECT wf_start('long') AS e \gset
 SELECT expect_error(format('SELECT wf_cancel(%s, %L)', :e, repeat('why', 1000)));
 SELECT wf_cancel(:e, repeat('y', 1024));
+
+-- 8. wf_rerun lost tasks: those made ready in the same step as an
+--    unhandled failure were never inserted, so a rerun went on without
+--    them. Here completing "a" readies "b" (a runner's task) and starts "c",
+--    whose child workflow is not defined yet: "c" fails and so does the
+--    execution. "b" is kept as cancelled and the rerun runs it.
+SELECT wf_define('{"name": "early_fail", "tasks": {
+    "a": {"action": "x", "queue": "ef", "on_success": ["b", "c"]},
+    "b": {"action": "x", "queue": "ef", "input": {"from": "$.tasks.a.result.v"}},
+    "c": {"workflow": "defined_later"}}}');
+SELECT wf_start('early_fail') AS e \gset
+SELECT claim('ef');
+SELECT done(:e, 'a', '{"v": 7}');
+SELECT state, error->>'type' AS why FROM wf.execution WHERE id = :e;
+SELECT name, state, input FROM wf.task WHERE execution_id = :e ORDER BY name;
+SELECT wf_define('{"name": "defined_later", "tasks": {"z": {"action": "x", "queue": "ef"}}}');
+SELECT wf_rerun(:e);
+SELECT name, state, input FROM wf.task WHERE execution_id = :e ORDER BY name;
+SELECT claim('ef');
+SELECT done(:e, 'b');
+SELECT wf_task_complete(c.task_id, 'success', '{"z": true}', c.token) FROM claimed c
+JOIN wf.execution x ON x.id = c.execution_id WHERE x.parent_task_id IS NOT NULL AND c.task = 'z';
+SELECT wf_tick() > 0 AS parent_finished;
+SELECT state FROM wf.execution WHERE id = :e;
+
+-- 9. Rerunning a sub-workflow (after its parent was rerun) left an inbox
+--    row that nobody could consume, and the worker woke ten times a
+--    second forever. A sub-workflow is not rerun by itself, and an inbox
+--    row whose parent task is gone is dropped.
+SELECT wf_define('{"name": "kid_fails", "tasks": {"k": {"engine": "fail"}}}');
+SELECT wf_define('{"name": "parent_of_failing", "tasks": {"p": {"workflow": "kid_fails"}}}');
+SELECT wf_start('parent_of_failing') AS e \gset
+SELECT wf_tick() > 0 AS parent_told;
+SELECT id AS kid FROM wf.execution WHERE parent_task_id IN (SELECT id FROM wf.task WHERE execution_id = :e) \gset
+SELECT (SELECT state FROM wf.execution WHERE id = :e) AS parent, (SELECT state FROM wf.execution WHERE id = :kid) AS kid;
+SELECT expect_error(format('SELECT wf_rerun(%s)', :kid));
+INSERT INTO wf.inbox (parent_task_id, child_execution_id, state) VALUES (-1, :kid, 'failed');
+SELECT wf_tick() >= 1 AS tick;
+SELECT count(*) AS inbox_rows FROM wf.inbox;

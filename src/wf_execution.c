@@ -30,14 +30,15 @@
 static void cancel_children(int64 parent_task_id, const char *reason);
 
 static WfPlan plan_insert_tasks = {
-	"INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state) "
-	"SELECT $1, u.name, u.action, u.queue, u.input, u.timeout, 'ready' "
+	"INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state, finished_at) "
+	"SELECT $1, u.name, u.action, u.queue, u.input, u.timeout, $7, "
+	"CASE WHEN $7 = 'cancelled' THEN pg_catalog.now() END "
 	"FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]), "
 	"pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.jsonb[]), "
 	"pg_catalog.unnest($6::pg_catalog.interval[])) "
 	"AS u(name, action, queue, input, timeout) "
 	"RETURNING id, name",
-	6, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID}
+	7, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID, TEXTOID}
 };
 
 void
@@ -146,15 +147,20 @@ eval_new_inputs(WfStep *s, Jsonb *ctx)
 	return NULL;
 }
 
+/*
+ * Insert the tasks made ready in this step: as ready (their queues are
+ * woken at commit), or as cancelled when the step fails the execution (so
+ * that wf_rerun runs them). Either way they are no longer "new".
+ */
 static void
-insert_new_tasks(WfStep *s)
+insert_new_tasks(WfStep *s, WfTaskState state)
 {
 	Datum	   *names,
 			   *actions,
 			   *queues,
 			   *timeouts;
 	bool	   *tnulls;
-	Datum		values[6];
+	Datum		values[7];
 	uint64		n;
 
 	if (s->nnew == 0)
@@ -173,7 +179,8 @@ insert_new_tasks(WfStep *s)
 		queues[i] = CStringGetTextDatum(t->queue);
 		timeouts[i] = t->timeout ? IntervalPGetDatum(t->timeout) : (Datum) 0;
 		tnulls[i] = (t->timeout == NULL);
-		wf_notify_queue(t->queue);
+		if (state == WF_TASK_READY)
+			wf_notify_queue(t->queue);
 	}
 	values[0] = Int64GetDatum(s->exec_id);
 	values[1] = wf_text_array(names, s->nnew);
@@ -188,10 +195,13 @@ insert_new_tasks(WfStep *s)
 													   INTERVALOID, sizeof(Interval),
 													   false, TYPALIGN_DOUBLE));
 	}
+	values[6] = CStringGetTextDatum(wf_task_state_name(state));
 	n = wf_exec(&plan_insert_tasks, values, NULL, s->nnew);
 	for (uint64 r = 0; r < n; r++)
-		wf_events_task(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), WF_TASK_READY, NULL);
-	s->active += s->nnew;
+		wf_events_task(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), state, NULL);
+	if (state == WF_TASK_READY)
+		s->active += s->nnew;
+	s->nnew = 0;
 }
 
 /*
@@ -270,6 +280,19 @@ cancel_children(int64 parent_task_id, const char *reason)
 void
 wf_fail_execution(WfStep *s, Jsonb *error)
 {
+	/*
+	 * Runner tasks made ready in this step, before what fails it: kept as
+	 * cancelled, with their inputs, so that wf_rerun runs them like the other
+	 * cancelled tasks. If their inputs cannot be evaluated (an expression
+	 * error, which wf_rerun refuses anyway), they are not kept.
+	 */
+	if (s->nnew > 0)
+	{
+		Jsonb	   *ctx;
+
+		if (s->inputs_ready || wf_prepare_inputs(s, &ctx) == NULL)
+			insert_new_tasks(s, WF_TASK_CANCELLED);
+	}
 	wf_cancel_rest(s);
 	wf_events_exec(&s->ev, WF_EXEC_FAILED, error);
 	wf_update_execution(s, WF_EXEC_FAILED, NULL, error);
@@ -378,6 +401,6 @@ wf_finish_step(WfStep *s, Jsonb *failure)
 		wf_fail_execution(s, failure);
 		return;
 	}
-	insert_new_tasks(s);
+	insert_new_tasks(s, WF_TASK_READY);
 	save_execution(s, ctx);
 }

@@ -246,6 +246,12 @@ wf_rerun(PG_FUNCTION_ARGS)
 	wf_step_open(&s, id, false);
 	if (s.state != WF_EXEC_FAILED && s.state != WF_EXEC_CANCELLED)
 		refuse_state(&s, "rerun");
+	if (s.parent_task_id != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_EXECUTION_STATE),
+				 errmsg("cannot rerun execution " INT64_FORMAT ": it is a sub-workflow", id),
+				 errdetail("Its end belongs to its parent's task, which has ended already."),
+				 errhint("Rerun the parent execution: its sub-workflow task starts a new child.")));
 	values[0] = Int64GetDatum(id);
 	wf_exec(&error_of, values, NULL, 1);
 	type = wf_get_text(0, 1);

@@ -332,12 +332,22 @@ finish_parents(int batch)
 		"ORDER BY i.id LIMIT $1",
 		1, {INT4OID}
 	};
+
+	/* rows whose parent task is gone: nobody can consume them */
+	static WfPlan orphans = {
+		"DELETE FROM wf.inbox WHERE id = ANY (ARRAY("
+		"  SELECT i.id FROM wf.inbox i"
+		"  WHERE NOT EXISTS (SELECT 1 FROM wf.task t WHERE t.id = i.parent_task_id)"
+		"  ORDER BY i.id LIMIT $1))",
+		1, {INT4OID}
+	};
 	Datum		values[1];
 	uint64		n;
 	int			acted = 0;
 	ParentCall *calls;
 
 	values[0] = Int32GetDatum(batch);
+	acted += wf_exec(&orphans, values, NULL, 0);
 	n = wf_exec(&inbox, values, NULL, 0);
 	calls = palloc0(sizeof(ParentCall) * Max(n, 1));
 	for (uint64 r = 0; r < n; r++)
