@@ -7,3 +7,21 @@ COMMENT ON COLUMN wf.execution.active IS 'Engine bookkeeping: how many of this e
 COMMENT ON TABLE wf.join_state IS 'Engine bookkeeping: joins still waiting for some of their inbound edges (edges resolved, edges fired, decided)';
 COMMENT ON TABLE wf.foreach_state IS 'Engine bookkeeping: for_each tasks whose items are running, and how many items succeeded';
 COMMENT ON TABLE wf.inbox IS 'Sub-workflows that ended, waiting for the watchdog to finish their parent''s task';
+
+/*
+ * pg_dump: every table's rows and every sequence's position belong in a
+ * dump (extension members are otherwise skipped: a restore would hold the
+ * definitions of the extension but no workflow, execution or task). The
+ * data is dumped in foreign-key order; restored tokens keep working.
+ */
+SELECT pg_catalog.pg_extension_config_dump('wf.workflow', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.execution', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.task', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.join_state', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.foreach_state', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.inbox', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.event', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.execution_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.task_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.inbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.event_id_seq', '');

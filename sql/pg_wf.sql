@@ -170,6 +170,24 @@ $$;
 CREATE TRIGGER workflow_immutable BEFORE UPDATE ON wf.workflow
     FOR EACH ROW EXECUTE FUNCTION wf.forbid_update();
 
+/*
+ * pg_dump: every table's rows and every sequence's position belong in a
+ * dump (extension members are otherwise skipped: a restore would hold the
+ * definitions of the extension but no workflow, execution or task). The
+ * data is dumped in foreign-key order; restored tokens keep working.
+ */
+SELECT pg_catalog.pg_extension_config_dump('wf.workflow', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.execution', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.task', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.join_state', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.foreach_state', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.inbox', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.event', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.execution_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.task_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.inbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.event_id_seq', '');
+
 /* ---------------------------------------------------------------------
  * Functions. Those that write engine state are SECURITY DEFINER with a
  * pinned search_path; EXECUTE is revoked from PUBLIC and granted to roles.
