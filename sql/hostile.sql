@@ -167,3 +167,28 @@ SELECT expect_error(format('SELECT wf_rerun(%s)', :kid));
 INSERT INTO wf.inbox (parent_task_id, child_execution_id, state) VALUES (-1, :kid, 'failed');
 SELECT wf_tick() >= 1 AS tick;
 SELECT count(*) AS inbox_rows FROM wf.inbox;
+
+-- 10. One expired token allowed unlimited audit writes: each WF008 call
+--     started a background worker and stored the whole late report (20
+--     calls of 18 MB grew wf.event by 390 MB). A task now keeps at most 10
+--     late reports, each at most 8 kB (else a truncated head).
+SELECT wf_define('{"name": "late", "tasks": {"a": {"action": "x", "queue": "late"}}}');
+SELECT wf_start('late') AS e \gset
+SELECT task_id AS t, token AS tok FROM wf_claim('late', 1, '1 hour') \gset
+UPDATE wf.task SET lease_until = now() - interval '1 second' WHERE id = :t;
+SELECT wf_tick() > 0 AS expired;
+SELECT set_config('wf.t', :'t', false) IS NOT NULL AS t, set_config('wf.tok', :'tok', false) IS NOT NULL AS tok;
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L, %L, %L)', :t, 'success',
+    jsonb_build_object('big', repeat('x', 20000)), :'tok')) AS first_late_call;
+DO $$
+BEGIN
+    FOR i IN 1..11 LOOP
+        PERFORM expect_error(format('SELECT wf_task_complete(%s, %L, %L, %L)',
+            current_setting('wf.t'), 'success', jsonb_build_object('big', repeat('x', 20000)),
+            current_setting('wf.tok')));
+    END LOOP;
+END $$;
+SELECT expect_error(format('SELECT wf_task_complete(%s, %L, %L, %L)', :t, 'success', '{}', :'tok')) AS twelfth;
+SELECT count(*) AS kept, max(pg_column_size(detail)) < 9000 AS each_bounded,
+       bool_and((detail->'late_report'->>'truncated')::boolean) AS truncated
+FROM wf.event WHERE task_id = :t AND state = 'rejected';

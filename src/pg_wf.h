@@ -44,6 +44,8 @@
 #define WF_MAX_KEY_LEN			1024	/* wf_start's key (bytes) */
 #define WF_MAX_RUNNER_LEN		200 /* wf_claim's runner name (bytes) */
 #define WF_MAX_REASON_LEN		1024	/* wf_cancel's reason (bytes) */
+#define WF_MAX_LATE_REPORT		8192	/* a late report kept whole (bytes) */
+#define WF_MAX_LATE_REPORTS		10	/* late reports kept per task */
 
 #define WF_DEFAULT_QUEUE		"default"
 

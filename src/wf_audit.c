@@ -22,11 +22,16 @@
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
+#include "pg_wf.h"
 #include "wf_audit.h"
+#include "wf_store.h"
 #include "wf_util.h"
 
 PGDLLEXPORT void wf_audit_main(Datum arg);
@@ -43,17 +48,59 @@ typedef struct AuditMsg
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } AuditMsg;
 
-void
-wf_audit_late(int64 exec_id, int64 task_id, const char *task, Jsonb *report)
+/*
+ * A late report as kept: whole up to WF_MAX_LATE_REPORT bytes of JSON,
+ * else {"truncated": true, "bytes": N, "head": "<its first 1 kB>"}.
+ */
+static char *
+bounded_report(Jsonb *report)
 {
 	char	   *json = JsonbToCString(NULL, &report->root, VARSIZE(report));
+	size_t		len = strlen(json);
+	StringInfoData buf;
+	int			head;
+
+	if (len <= WF_MAX_LATE_REPORT)
+		return json;
+	head = pg_mbcliplen(json, len, 1024);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"truncated\": true, \"bytes\": %zu, \"head\": ", len);
+	escape_json(&buf, pnstrdup(json, head));
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * Keep a late report (the caller is about to be refused with WF008).
+ * Returns false if it was not kept: the task had WF_MAX_LATE_REPORTS
+ * already (a caller retrying forever gets no more rows), or no worker slot
+ * was free (then it is in the server log).
+ */
+bool
+wf_audit_late(int64 exec_id, int64 task_id, const char *task, Jsonb *report)
+{
+	static WfPlan kept = {
+		"SELECT pg_catalog.count(*) FROM wf.event "
+		"WHERE execution_id = $1 AND task_id = $2 AND state = 'rejected'",
+		2, {INT8OID, INT8OID}
+	};
+	Datum		kvalues[2] = {Int64GetDatum(exec_id), Int64GetDatum(task_id)};
+	char	   *json;
 	Size		task_len = strlen(task);
-	Size		size = offsetof(AuditMsg, data) + task_len + 1 + strlen(json) + 1;
-	dsm_segment *seg = dsm_create(size, 0);
-	AuditMsg   *msg = dsm_segment_address(seg);
+	Size		size;
+	dsm_segment *seg;
+	AuditMsg   *msg;
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	bool		written = false;
+
+	wf_exec(&kept, kvalues, NULL, 1);
+	if (wf_get_int64(0, 1) >= WF_MAX_LATE_REPORTS)
+		return false;
+	json = bounded_report(report);
+	size = offsetof(AuditMsg, data) + task_len + 1 + strlen(json) + 1;
+	seg = dsm_create(size, 0);
+	msg = dsm_segment_address(seg);
 
 	msg->dbid = MyDatabaseId;
 	/* the extension's owner: we run SECURITY DEFINER */
@@ -89,6 +136,7 @@ wf_audit_late(int64 exec_id, int64 task_id, const char *task, Jsonb *report)
 				 errdetail("Report: %s", json),
 				 errhint("Raise max_worker_processes; the report is in the server log.")));
 	dsm_detach(seg);
+	return written;
 }
 
 void

@@ -6,6 +6,6 @@
 
 #include "utils/jsonb.h"
 
-extern void wf_audit_late(int64 exec_id, int64 task_id, const char *task, Jsonb *report);
+extern bool wf_audit_late(int64 exec_id, int64 task_id, const char *task, Jsonb *report);
 
 #endif							/* WF_AUDIT_H */

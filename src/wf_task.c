@@ -93,17 +93,20 @@ static void
 refuse_if_expired(WfStep *s, WfTaskRow *tr, const char *token, const char *call,
 				  Jsonb *late_report)
 {
+	bool		kept = false;
+
 	if (token == NULL || !wf_token_matches(token, tr->expired_hash) ||
 		wf_token_matches(token, tr->token_hash))
 		return;
 	if (late_report)
-		wf_audit_late(s->exec_id, tr->id, tr->name, late_report);
+		kept = wf_audit_late(s->exec_id, tr->id, tr->name, late_report);
 	ereport(ERROR,
 			(errcode(ERRCODE_WF_ATTEMPT_EXPIRED),
 			 errmsg("%s for task " INT64_FORMAT " came after its attempt expired", call, tr->id),
 			 errdetail("The watchdog ended that attempt (lease or deadline passed); the task is now %s.%s",
 					   wf_task_state_name(tr->state),
-					   late_report ? " The late report is kept in the history (wf.event, state \"rejected\")." : ""),
+					   kept ? " The late report is kept in the history (wf.event, state \"rejected\")." :
+					   late_report ? " The late report is not kept: the task has as many as are kept." : ""),
 			 errhint("Nothing was changed.")));
 }
 
