@@ -67,7 +67,7 @@ typedef enum WfItemUse
 	WF_ITEM_ONLY,				/* only $.item and $.index */
 	WF_ITEM_FREE				/* no $.item or $.index: one value for all
 								 * items */
-}			WfItemUse;
+} WfItemUse;
 
 /* One jsonpath expression found in a template. */
 typedef struct WfExpr

@@ -261,10 +261,10 @@ typedef struct EvalEnv
 	Jsonb	   *item;			/* items: {"item": ..., "index": ...}, or NULL */
 	Jsonb	  **cache;			/* items: WF_ITEM_FREE values, by expression */
 	MemoryContext cachecxt;		/* where the cached values live */
-}			EvalEnv;
+} EvalEnv;
 
 static Jsonb *
-eval_in_env(WfTemplate *t, const char *s, int len, EvalEnv * env)
+eval_in_env(WfTemplate *t, const char *s, int len, EvalEnv *env)
 {
 	WfExpr	   *e = find_expr(t, s, len);
 	int			k = e - t->exprs;
@@ -293,7 +293,7 @@ eval_in_env(WfTemplate *t, const char *s, int len, EvalEnv * env)
 }
 
 static Jsonb *
-eval_template(WfTemplate *t, EvalEnv * env)
+eval_template(WfTemplate *t, EvalEnv *env)
 {
 	Jsonb	   *tpl = DatumGetJsonbP(t->value);
 	JsonbIterator *it;
@@ -353,7 +353,7 @@ eval_call(void *arg)
 }
 
 static Jsonb *
-eval_guarded(WfTemplate *t, EvalEnv * env, char **error)
+eval_guarded(WfTemplate *t, EvalEnv *env, char **error)
 {
 	EvalCall	c = {t, env, NULL};
 

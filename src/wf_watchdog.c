@@ -44,6 +44,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
@@ -60,6 +61,7 @@ PGDLLEXPORT void wf_watchdog_main(Datum arg);
 
 #define DEFAULT_BATCH_SIZE	1000
 #define DEFAULT_MAX_SLEEP_MS	60000
+#define DEFAULT_STEP_TIMEOUT_MS	10000
 #define WORKER_RESTART_S	5	/* after the worker exits on an error */
 #define REPOLL_MS			100 /* past due but locked by someone: look again */
 
@@ -67,6 +69,7 @@ PGDLLEXPORT void wf_watchdog_main(Datum arg);
 static char *wf_database = NULL;
 static int	wf_batch_size = DEFAULT_BATCH_SIZE;
 static int	wf_max_sleep = DEFAULT_MAX_SLEEP_MS;
+static int	wf_step_timeout = DEFAULT_STEP_TIMEOUT_MS;
 
 void
 wf_watchdog_init(void)
@@ -86,6 +89,11 @@ wf_watchdog_init(void)
 							"Longest the watchdog worker sleeps when nothing is due.",
 							NULL, &wf_max_sleep, DEFAULT_MAX_SLEEP_MS, 10, INT_MAX / 2,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_wf.step_timeout",
+							"Longest one watchdog step may take (0: no limit).",
+							"A step over it (e.g. a slow expression) fails its execution, so that it does not stall the others.",
+							&wf_step_timeout, DEFAULT_STEP_TIMEOUT_MS, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pg_wf");
 
 	if (!process_shared_preload_libraries_in_progress)
@@ -123,9 +131,25 @@ typedef struct StepCall
 {
 	void		(*fn) (void *);
 	void	   *arg;
-}			StepCall;
+} StepCall;
 
-/* Run a step with lock_timeout at its minimum (restored after it). */
+/* The step's time budget (pg_wf.step_timeout): a timer of our own. */
+static TimeoutId step_timer = MAX_TIMEOUTS;
+static volatile sig_atomic_t step_expired = false;
+
+static void
+step_timer_fired(void)
+{
+	step_expired = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/*
+ * Run a step with lock_timeout at its minimum (restored after it) and its
+ * time budget armed.
+ */
 static void
 no_wait_call(void *arg)
 {
@@ -134,8 +158,50 @@ no_wait_call(void *arg)
 
 	(void) set_config_option("lock_timeout", "1", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	if (wf_step_timeout > 0)
+	{
+		if (step_timer == MAX_TIMEOUTS)
+			step_timer = RegisterTimeout(USER_TIMEOUT, step_timer_fired);
+		step_expired = false;
+		enable_timeout_after(step_timer, wf_step_timeout);
+	}
 	c->fn(c->arg);
+	if (step_timer != MAX_TIMEOUTS)
+		disable_timeout(step_timer, false);
 	AtEOXact_GUC(true, level);
+}
+
+/*
+ * A step in a subtransaction (see run_step). Returns true, or false with
+ * *err and *code; a step over its time budget is a failure like another
+ * (the cancel it raised is about that step, not about the pass).
+ */
+static bool
+try_step(StepCall *c, char **err, int *code)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool ok = false;
+
+	PG_TRY();
+	{
+		ok = wf_try_subxact(no_wait_call, c, true, err, code);
+	}
+	PG_CATCH();
+	{
+		if (step_timer != MAX_TIMEOUTS)
+			disable_timeout(step_timer, false);
+		if (!step_expired)
+			PG_RE_THROW();
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+		step_expired = false;
+		*err = psprintf("the step took longer than pg_wf.step_timeout (%d ms)", wf_step_timeout);
+		*code = ERRCODE_QUERY_CANCELED;
+	}
+	PG_END_TRY();
+	if (step_timer != MAX_TIMEOUTS)
+		disable_timeout(step_timer, false);
+	return ok;
 }
 
 typedef struct FailCall
@@ -143,7 +209,7 @@ typedef struct FailCall
 	int64		exec_id;
 	const char *what;
 	const char *message;
-}			FailCall;
+} FailCall;
 
 /* Fail an execution whose watchdog step raised an error. */
 static void
@@ -173,7 +239,7 @@ run_step(int64 exec_id, const char *what, void (*fn) (void *), void *arg)
 	int			code;
 
 	CHECK_FOR_INTERRUPTS();
-	if (wf_try_subxact(no_wait_call, &c, true, &err, &code))
+	if (try_step(&c, &err, &code))
 		return;
 	if (code == ERRCODE_LOCK_NOT_AVAILABLE || code == ERRCODE_T_R_DEADLOCK_DETECTED)
 	{
@@ -190,8 +256,7 @@ run_step(int64 exec_id, const char *what, void (*fn) (void *), void *arg)
 	f.message = err;
 	fc.fn = fail_call;
 	fc.arg = &f;
-	if (!wf_try_subxact(no_wait_call, &fc, true, &err, &code) &&
-		code != ERRCODE_LOCK_NOT_AVAILABLE)
+	if (!try_step(&fc, &err, &code) && code != ERRCODE_LOCK_NOT_AVAILABLE)
 		ereport(WARNING,
 				(errmsg("pg_wf watchdog: could not fail execution " INT64_FORMAT " either: %s",
 						exec_id, err),
@@ -207,7 +272,7 @@ typedef struct ExpireCall
 	const char *type;
 	const char *message;
 	bool		acted;
-}			ExpireCall;
+} ExpireCall;
 
 static void
 expire_call(void *arg)
@@ -279,7 +344,7 @@ typedef struct ParentCall
 	Jsonb	   *output;
 	Jsonb	   *error;
 	bool		acted;
-}			ParentCall;
+} ParentCall;
 
 static void
 parent_call(void *arg)
@@ -373,7 +438,7 @@ typedef struct TimeoutCall
 {
 	int64		exec_id;
 	bool		acted;
-}			TimeoutCall;
+} TimeoutCall;
 
 static void
 timeout_call(void *arg)

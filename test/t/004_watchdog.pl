@@ -81,4 +81,27 @@ is($node->safe_psql('postgres', "SELECT error->>'type' FROM wf.execution WHERE i
 	'timeout', 'with the timeout as the error');
 is($worker_pid->(), $pid0, 'the worker never exited');
 
+# --- a slow step has a time budget -------------------------------------------
+# After a one-second sleep, the worker makes "b" ready, and b's input is a
+# quadratic jsonpath filter over 20,000 numbers (tens of seconds). With
+# pg_wf.step_timeout at 300 ms, that step fails its execution and the
+# watchdog goes on.
+$node->safe_psql('postgres', q{
+  ALTER SYSTEM SET pg_wf.step_timeout = '300ms';
+  SELECT pg_reload_conf();
+  SELECT wf_define('{"name": "slowx", "input": ["a"], "tasks": {
+      "nap": {"engine": "sleep", "for": "1s", "on_success": ["b"]},
+      "b": {"action": "x", "input": {"hits": "$.input.a[*] ? (@ == $.input.a[*])"}}}}');
+});
+my $x = $node->safe_psql('postgres',
+	q{SELECT wf_start('slowx', jsonb_build_object('a', (SELECT jsonb_agg(g) FROM generate_series(1, 20000) g)))});
+my $t0 = time;
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'failed' FROM wf.execution WHERE id = $x"),
+	'the execution whose step was over budget failed');
+cmp_ok(time - $t0, '<', 15, 'within the budget, not after the expression ran its course');
+like($node->safe_psql('postgres', "SELECT error::text FROM wf.execution WHERE id = $x"),
+	qr/engine_error.*pg_wf.step_timeout/, 'with an error that names the budget');
+is($worker_pid->(), $pid0, 'the worker went on');
+
 done_testing();
