@@ -192,3 +192,23 @@ SELECT expect_error(format('SELECT wf_task_complete(%s, %L, %L, %L)', :t, 'succe
 SELECT count(*) AS kept, max(pg_column_size(detail)) < 9000 AS each_bounded,
        bool_and((detail->'late_report'->>'truncated')::boolean) AS truncated
 FROM wf.event WHERE task_id = :t AND state = 'rejected';
+
+-- 11. A runner role could claim from any queue and read its inputs (which
+--     may hold secrets). A queue listed in wf.queue_grant is for the roles
+--     listed there (and their members); other queues stay open.
+CREATE ROLE regress_wf_payments_runner;
+CREATE ROLE regress_wf_other_runner;
+GRANT wf_runner TO regress_wf_payments_runner, regress_wf_other_runner;
+SELECT wf_define('{"name": "pay", "tasks": {"charge": {"action": "x", "queue": "payments",
+    "input": {"card": "4111-secret"}}, "log": {"action": "x", "queue": "open_q"}}}');
+SELECT wf_start('pay') AS e \gset
+INSERT INTO wf.queue_grant (queue, role) VALUES ('payments', 'regress_wf_payments_runner');
+SET ROLE regress_wf_other_runner;
+SELECT expect_error($$SELECT * FROM wf_claim('payments')$$);
+SELECT task, input FROM wf_claim('open_q');
+RESET ROLE;
+SET ROLE regress_wf_payments_runner;
+SELECT task, input FROM wf_claim('payments');
+RESET ROLE;
+DELETE FROM wf.queue_grant;
+DROP ROLE regress_wf_payments_runner, regress_wf_other_runner;

@@ -25,3 +25,17 @@ SELECT pg_catalog.pg_extension_config_dump('wf.execution_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wf.task_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wf.inbox_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wf.event_id_seq', '');
+
+-- Which roles may claim from a queue. A queue with no row here is open to
+-- every role that may call wf_claim; a queue with rows only to those roles
+-- (and their members), the extension's owner and superusers. Not
+-- execution data: in a distributed setup, a reference table.
+CREATE TABLE wf.queue_grant (
+    queue  text    NOT NULL,
+    role   regrole NOT NULL,
+    PRIMARY KEY (queue, role)
+);
+COMMENT ON TABLE wf.queue_grant IS 'Roles that may claim from a queue; a queue with no row is open to every runner';
+SELECT pg_catalog.pg_extension_config_dump('wf.queue_grant', '');
+GRANT SELECT ON wf.queue_grant TO wf_admin;
+GRANT INSERT, DELETE ON wf.queue_grant TO wf_admin;

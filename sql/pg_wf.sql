@@ -158,6 +158,17 @@ CREATE TABLE wf.event (
 COMMENT ON TABLE wf.event IS 'History: every state change of an execution (task IS NULL) or of a task';
 CREATE INDEX event_execution_idx ON wf.event (execution_id, id);
 
+-- Which roles may claim from a queue. A queue with no row here is open to
+-- every role that may call wf_claim; a queue with rows only to those roles
+-- (and their members), the extension's owner and superusers. Not
+-- execution data: in a distributed setup, a reference table.
+CREATE TABLE wf.queue_grant (
+    queue  text    NOT NULL,
+    role   regrole NOT NULL,
+    PRIMARY KEY (queue, role)
+);
+COMMENT ON TABLE wf.queue_grant IS 'Roles that may claim from a queue; a queue with no row is open to every runner';
+
 -- Definitions are immutable per version: running executions depend on them.
 CREATE FUNCTION wf.forbid_update() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -183,6 +194,7 @@ SELECT pg_catalog.pg_extension_config_dump('wf.join_state', '');
 SELECT pg_catalog.pg_extension_config_dump('wf.foreach_state', '');
 SELECT pg_catalog.pg_extension_config_dump('wf.inbox', '');
 SELECT pg_catalog.pg_extension_config_dump('wf.event', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.queue_grant', '');
 SELECT pg_catalog.pg_extension_config_dump('wf.execution_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wf.task_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('wf.inbox_id_seq', '');
@@ -309,3 +321,4 @@ GRANT EXECUTE ON FUNCTION wf_tick() TO wf_admin;
 
 GRANT USAGE ON SCHEMA wf TO wf_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA wf TO wf_admin;
+GRANT INSERT, DELETE ON wf.queue_grant TO wf_admin;

@@ -18,6 +18,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
@@ -29,6 +31,40 @@
 #include "wf_util.h"
 
 PG_FUNCTION_INFO_V1(wf_claim);
+
+/*
+ * May the caller claim from this queue? A queue listed in wf.queue_grant
+ * is for the roles listed (and their members), the extension's owner,
+ * superusers and wf_admin; any other queue for every caller of wf_claim.
+ */
+static void
+check_queue_grant(Datum queue)
+{
+	static WfPlan allowed = {
+		"SELECT NOT EXISTS (SELECT 1 FROM wf.queue_grant g WHERE g.queue = $1) "
+		"OR EXISTS (SELECT 1 FROM wf.queue_grant g WHERE g.queue = $1 "
+		"           AND pg_catalog.pg_has_role($2, g.role::pg_catalog.oid, 'MEMBER'))",
+		2, {TEXTOID, OIDOID}
+	};
+	Oid			caller = GetOuterUserId();
+	Oid			admin = get_role_oid("wf_admin", true);
+	Datum		values[2];
+
+	if (superuser_arg(caller) || has_privs_of_role(caller, GetUserId()) ||
+		(OidIsValid(admin) && has_privs_of_role(caller, admin)))
+		return;
+	values[0] = queue;
+	values[1] = ObjectIdGetDatum(caller);
+	wf_exec(&allowed, values, NULL, 1);
+	if (!wf_get_bool(0, 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to claim from queue \"%s\"", TextDatumGetCString(queue)),
+				 errdetail("The queue is listed in wf.queue_grant, and role \"%s\" is not.",
+						   GetUserNameFromId(caller, false)),
+				 errhint("An administrator grants it: INSERT INTO wf.queue_grant (queue, role) VALUES ('%s', '%s').",
+						 TextDatumGetCString(queue), GetUserNameFromId(caller, false))));
+}
 
 /*
  * wf_claim(queue text, max_tasks integer, lease interval, runner text)
@@ -116,6 +152,7 @@ wf_claim(PG_FUNCTION_ARGS)
 												false, TYPALIGN_INT));
 
 	SPI_connect();
+	check_queue_grant(values[0]);
 	n = wf_exec(&claim, values, nulls, 0);
 	for (uint64 r = 0; r < n; r++)
 	{
