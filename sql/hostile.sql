@@ -212,3 +212,15 @@ SELECT task, input FROM wf_claim('payments');
 RESET ROLE;
 DELETE FROM wf.queue_grant;
 DROP ROLE regress_wf_payments_runner, regress_wf_other_runner;
+
+-- 12. The expression scanner (which task rows does an expression read?)
+--     missed a key spelled with an escape, $."\u0074asks".a, which then
+--     evaluated to null; and refused $.tasks.keyvalue() as "unknown task".
+SELECT wf_define('{"name": "spelled", "tasks": {
+    "a": {"action": "x", "queue": "sp"},
+    "b": {"action": "x", "queue": "sp", "requires": ["a"],
+          "input": {"v": "$.\"\\u0074asks\".a.result.v", "names": "$.tasks.keyvalue().key"}}}}');
+SELECT wf_start('spelled') AS e \gset
+SELECT claim('sp');
+SELECT done(:e, 'a', '{"v": 42}');
+SELECT task, input FROM wf_claim('sp');

@@ -120,6 +120,9 @@ resolve_refs(WfGraph *g, WfExpr *e, const char *path)
 		e->all_tasks = true;
 	if (strchr(e->source, '*'))
 		e->all_tasks = true;
+	/* an escape in a quoted key can spell anything, "tasks" included */
+	if (strchr(e->source, '\\'))
+		e->all_tasks = true;
 
 	for (p = strstr(e->source, "tasks"); p; p = strstr(p + 5, "tasks"))
 	{
@@ -160,8 +163,18 @@ resolve_refs(WfGraph *g, WfExpr *e, const char *path)
 			}
 		}
 		else
+		{
 			while ((isalnum((unsigned char) *n) || *n == '_') && len < WF_MAX_NAME_LEN)
 				name[len++] = *n++;
+			while (*n == ' ' || *n == '\t' || *n == '\n' || *n == '\r')
+				n++;
+			if (*n == '(')
+			{
+				/* a method on $.tasks ($.tasks.keyvalue()), not a task */
+				e->all_tasks = true;
+				continue;
+			}
+		}
 		name[len] = '\0';
 		if (len == 0)
 		{
