@@ -7,6 +7,8 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/hsearch.h"
 
 #include <jansson.h>
 
@@ -64,22 +66,62 @@ typedef struct RawEdge
 	char	   *path;
 } RawEdge;
 
+/*
+ * The edges found so far, and a hash of (source, target) -> position, so
+ * that a duplicate is found in constant time: parsing stays linear in the
+ * number of edges.
+ */
 typedef struct EdgeList
 {
 	RawEdge    *e;
 	int			n;
 	int			max;
+	HTAB	   *pairs;
 } EdgeList;
+
+typedef struct EdgePair
+{
+	uint64		key;			/* source << 32 | target */
+	int			pos;
+} EdgePair;
+
+/* Where the edge source -> target is in l, or -1. */
+static int
+find_edge(EdgeList *l, int source, int target)
+{
+	uint64		key = ((uint64) source << 32) | (uint32) target;
+	EdgePair   *p;
+
+	if (l->pairs == NULL)
+		return -1;
+	p = hash_search(l->pairs, &key, HASH_FIND, NULL);
+	return p ? p->pos : -1;
+}
 
 static void
 add_edge(EdgeList *l, WfGraph *g, int source, int target, WfEdgeKind kind,
 		 WfTemplate *when, char *path)
 {
-	for (int i = 0; i < l->n; i++)
-		if (l->e[i].source == source && l->e[i].edge.target == target)
-			wf_def_error(path, "Use on_complete for \"either way\", or one condition per edge.",
-						 "task \"%s\" leads to \"%s\" twice (also at %s)",
-						 g->tasks[source].name, g->tasks[target].name, l->e[i].path);
+	int			dup = find_edge(l, source, target);
+	uint64		key = ((uint64) source << 32) | (uint32) target;
+	EdgePair   *p;
+
+	CHECK_FOR_INTERRUPTS();
+	if (dup >= 0)
+		wf_def_error(path, "Use on_complete for \"either way\", or one condition per edge.",
+					 "task \"%s\" leads to \"%s\" twice (also at %s)",
+					 g->tasks[source].name, g->tasks[target].name, l->e[dup].path);
+	if (l->pairs == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(EdgePair);
+		ctl.hcxt = CurrentMemoryContext;
+		l->pairs = hash_create("pg_wf edges", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	p = hash_search(l->pairs, &key, HASH_ENTER, NULL);
+	p->pos = l->n;
 	if (l->n == l->max)
 	{
 		l->max = l->max ? l->max * 2 : 16;
@@ -164,7 +206,7 @@ void
 wf_resolve_edges(ParseState *ps)
 {
 	WfGraph    *g = ps->g;
-	EdgeList	l = {NULL, 0, 0};
+	EdgeList	l = {NULL, 0, 0, NULL};
 
 	for (int i = 0; i < g->ntasks; i++)
 	{
@@ -194,10 +236,9 @@ wf_resolve_edges(ParseState *ps)
 							 json_string_value(r));
 			if (idx == i)
 				wf_def_error(epath, NULL, "task \"%s\" requires itself", t->name);
-			for (int k = 0; k < l.n; k++)
-				if (l.e[k].source == idx && l.e[k].edge.target == i)
-					wf_def_error(epath, NULL, "task \"%s\" requires \"%s\" twice", t->name,
-								 json_string_value(r));
+			if (find_edge(&l, idx, i) >= 0)
+				wf_def_error(epath, NULL, "task \"%s\" requires \"%s\" twice", t->name,
+							 json_string_value(r));
 			add_edge(&l, g, idx, i, WF_EDGE_SUCCESS, NULL, epath);
 		}
 	}

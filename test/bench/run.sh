@@ -87,6 +87,20 @@ each1000=$(run_foreach 1000)
 each10000=$(run_foreach 10000)
 echo "   for_each 1,000 items: $each1000 us/item, 10,000 items: $each10000 us/item"
 
+# wf_define of a dense graph: microseconds per edge, ~100,000 edges vs ~10,000
+define_dense() {
+    local t0 t1
+    q "CREATE TABLE IF NOT EXISTS bench.defs (n integer PRIMARY KEY, d jsonb);
+       INSERT INTO bench.defs SELECT $1, bench.dense_definition($1) ON CONFLICT DO NOTHING" >/dev/null
+    t0=$(date +%s.%N)
+    q "SELECT wf_define(d) FROM bench.defs WHERE n = $1" >/dev/null
+    t1=$(date +%s.%N)
+    awk -v e=$(($1 * ($1 - 1) / 2)) -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.2f", (t1 - t0) * 1e6 / e }'
+}
+def10k=$(define_dense 142)
+def100k=$(define_dense 448)
+echo "   wf_define: $def10k us/edge at 10,011 edges, $def100k us/edge at 100,128 edges"
+
 echo "== 4. delegate storm: 10,000 callbacks from 8 sessions"
 q "SELECT count(wf_start('approve')) FROM generate_series(1, 10000)" >/dev/null
 q "CREATE TABLE bench.cb (n integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, task_id bigint, token text);
@@ -162,6 +176,8 @@ printf '%-44s %12s %12s %8s %10s %5s\n' "1. unbatched (tasks/s)" "$wf1" "$floor1
 printf '%-44s %12s %12s %8s %10s %5s\n' "2. batched x100 (tasks/s)" "$wf2" "$floor2" "$r2" ">= 0.5" "$(met "$r2" 0.5 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "3. fan-out+join, us/task, 1000 vs 100 wide" "$fan1000" "$fan100" "$rw" "~1" "$(met "$rw" 1.5 lt)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "3. for_each, us/item, 10,000 vs 1,000 items" "$each10000" "$each1000" "$re" "~1" "$(met "$re" 1.5 lt)"
+rd=$(ratio "$def100k" "$def10k")
+printf '%-44s %12s %12s %8s %10s %5s\n' "3. wf_define, us/edge, 100k vs 10k edges" "$def100k" "$def10k" "$rd" "~1" "$(met "$rd" 1.5 lt)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "4. delegate storm (callbacks/s, 8 sessions)" "$cbs" "" "" "exact" "$storm_ok"
 printf '%-44s %12s %12s %8s %10s %5s\n' "5. unbatched, 1M finished vs empty (tasks/s)" "$wf5" "$wf1" "$r5" ">= 0.9" "$(met "$r5" 0.9 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "6. latency p50 / p99, low load (ms)" "$p50 / $p99" "" "" "<2 / <10" "$(met "$p50" 2 lt)/$(met "$p99" 10 lt)"
@@ -177,6 +193,7 @@ cat > "$OUT" <<JSON
   "batched": {"pg_wf": $wf2, "floor": $floor2, "ratio": $r2, "target": 0.5},
   "width": {"fan100_us_per_task": $fan100, "fan1000_us_per_task": $fan1000, "ratio": $rw,
             "for_each_1000_us_per_item": $each1000, "for_each_10000_us_per_item": $each10000, "for_each_ratio": $re},
+  "define": {"edges_10k_us_per_edge": $def10k, "edges_100k_us_per_edge": $def100k, "ratio": $rd},
   "delegate_storm": {"callbacks_per_s": $cbs, "sessions": 8, "exactly_once": $storm_ok},
   "scale": {"finished_tasks": $finished, "pg_wf": $wf5, "empty": $wf1, "ratio": $r5, "target": 0.9},
   "latency_low": $lat_low,

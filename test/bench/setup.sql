@@ -43,3 +43,11 @@ CREATE FUNCTION bench.define_foreach(n integer) RETURNS integer LANGUAGE sql AS 
         'each', jsonb_build_object('action', 'work', 'queue', 'each',
                                    'for_each', '$.input.items', 'input', jsonb_build_object('i', '$.item')))))
 $$;
+
+-- A dense graph: task i requires every task before it (n(n-1)/2 edges).
+CREATE FUNCTION bench.dense_definition(n integer) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('name', 'dense' || n, 'tasks', jsonb_object_agg('t' || i,
+        jsonb_build_object('action', 'x', 'requires',
+            (SELECT coalesce(jsonb_agg('t' || k), '[]') FROM generate_series(0, i - 1) k))))
+    FROM generate_series(0, n - 1) i
+$$;
