@@ -224,3 +224,16 @@ SELECT wf_start('spelled') AS e \gset
 SELECT claim('sp');
 SELECT done(:e, 'a', '{"v": 42}');
 SELECT task, input FROM wf_claim('sp');
+
+-- 13. A for_each whose items' results add up to more than jsonb holds
+--     (256 MB) made its last item's completion fail with 54000 every time,
+--     until the lease passed and the execution failed as lease_expired,
+--     hiding the cause. Now the for_each task fails, saying why.
+SELECT wf_define('{"name": "huge_results", "tasks": {
+    "each": {"action": "x", "queue": "huge", "for_each": "$.input.xs"}}}');
+SELECT wf_start('huge_results', '{"xs": [1, 2, 3]}') AS e \gset
+SELECT count(*) AS claimed FROM claim('huge');
+SELECT wf_task_complete(c.task_id, 'success', jsonb_build_object('s', repeat('x', 100000000)), c.token)
+FROM claimed c WHERE c.execution_id = :e ORDER BY c.task_id;
+SELECT state, error->'error'->>'type' AS why FROM wf.execution WHERE id = :e;
+SELECT state, error->>'type' AS type FROM wf.task WHERE execution_id = :e AND item IS NULL;

@@ -64,8 +64,18 @@ wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 		Jsonb	   *all;
 
 		/* the last item completes the for_each task: go on from it */
-		if (wf_foreach_item_succeeded(s, tr, &parent_id, &all))
-			failure = wf_flow_succeeded(s, tr->idx, parent_id, all);
+		switch (wf_foreach_item_succeeded(s, tr, &parent_id, &all))
+		{
+			case WF_FOREACH_PENDING:
+				break;
+			case WF_FOREACH_SUCCEEDED:
+				failure = wf_flow_succeeded(s, tr->idx, parent_id, all);
+				break;
+			case WF_FOREACH_FAILED:
+				if (!wf_flow_task_ended(s, tr->idx, parent_id, WF_TASK_FAILED, NULL, all))
+					failure = s->failure;
+				break;
+		}
 	}
 	wf_finish_step(s, failure);
 	return WF_TASK_SUCCEEDED;

@@ -177,12 +177,36 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 	return true;
 }
 
+/* Fail the for_each task ($1 execution, $2 name) with error $3. */
+static WfPlan fail_parent = {
+	"UPDATE wf.task SET state = 'failed', error = $3, finished_at = pg_catalog.now() "
+	"WHERE execution_id = $1 AND name = $2 AND item IS NULL RETURNING id",
+	3, {INT8OID, TEXTOID, JSONBOID}
+};
+
+typedef struct FinishCall
+{
+	WfPlan	   *plan;
+	Datum	   *values;
+} FinishCall;
+
+static void
+finish_call(void *arg)
+{
+	FinishCall *c = arg;
+
+	wf_exec(c->plan, c->values, NULL, 1);
+}
+
 /*
  * An item succeeded: count it and release the next one. When it was the
- * last, complete the for_each task and return true with its row id and
- * result: the caller goes on from that task's success.
+ * last, complete the for_each task: its result is the items' results in
+ * item order (*result), and the caller goes on from that task's success.
+ * If they cannot be one document (jsonb holds at most 256 MB), the task
+ * fails instead, with {"type": "results_too_large"} (*result): the cause
+ * is told, rather than the completion failing over and over.
  */
-bool
+WfForeachEnd
 wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr, int64 *parent_id, Jsonb **result)
 {
 	static WfPlan count = {
@@ -203,7 +227,9 @@ wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr, int64 *parent_id, Jsonb **re
 		"WHERE p.execution_id = $1 AND p.name = $2 AND p.item IS NULL RETURNING p.id, p.result",
 		2, {INT8OID, TEXTOID}
 	};
-	Datum		values[2];
+	Datum		values[3];
+	FinishCall	fc = {&finish, values};
+	char	   *err;
 
 	values[0] = Int64GetDatum(s->exec_id);
 	values[1] = CStringGetTextDatum(tr->name);
@@ -212,15 +238,29 @@ wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr, int64 *parent_id, Jsonb **re
 	{
 		if (tr->def->concurrency > 0 && wf_exec(&release, values, NULL, 0) == 1)
 			wf_notify_queue(tr->def->queue);
-		return false;
+		return WF_FOREACH_PENDING;
 	}
 	wf_exec(&forget_count, values, NULL, 1);
-	wf_exec(&finish, values, NULL, 1);
+	if (!wf_in_subxact(finish_call, &fc, &err))
+	{
+		const char *keys[] = {"type", "message"};
+		Jsonb	   *vals[] = {wf_jsonb_string("results_too_large"), wf_jsonb_string(err)};
+		const char *ekeys[] = {"error"};
+
+		*result = wf_jsonb_object(2, keys, vals);
+		values[2] = JsonbPGetDatum(*result);
+		wf_exec(&fail_parent, values, NULL, 1);
+		*parent_id = wf_get_int64(0, 1);
+		wf_events_task(&s->ev, *parent_id, tr->name, WF_TASK_FAILED,
+					   wf_jsonb_object(1, ekeys, result));
+		s->active--;
+		return WF_FOREACH_FAILED;
+	}
 	*parent_id = wf_get_int64(0, 1);
 	*result = wf_get_jsonb(0, 2);
 	wf_events_task(&s->ev, *parent_id, tr->name, WF_TASK_SUCCEEDED, NULL);
 	s->active--;
-	return true;
+	return WF_FOREACH_SUCCEEDED;
 }
 
 /*
@@ -238,11 +278,6 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc_out)
 		"  AND state IN ('ready', 'running', 'delegated') RETURNING id",
 		2, {INT8OID, TEXTOID}
 	};
-	static WfPlan fail = {
-		"UPDATE wf.task SET state = 'failed', error = $3, finished_at = pg_catalog.now() "
-		"WHERE execution_id = $1 AND name = $2 AND item IS NULL RETURNING id",
-		3, {INT8OID, TEXTOID, JSONBOID}
-	};
 	const char *keys[] = {"type", "index", "error"};
 	Jsonb	   *vals[] = {wf_jsonb_string("item_failed"), wf_jsonb_int(tr->item), error};
 	Jsonb	   *doc = wf_jsonb_object(3, keys, vals);
@@ -258,7 +293,7 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc_out)
 	s->active -= n;
 	wf_exec(&forget_count, values, NULL, 1);
 	values[2] = JsonbPGetDatum(doc);
-	wf_exec(&fail, values, NULL, 1);
+	wf_exec(&fail_parent, values, NULL, 1);
 	parent_id = wf_get_int64(0, 1);
 	{
 		const char *ekeys[] = {"error"};
