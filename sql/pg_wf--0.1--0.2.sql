@@ -39,3 +39,12 @@ COMMENT ON TABLE wf.queue_grant IS 'Roles that may claim from a queue; a queue w
 SELECT pg_catalog.pg_extension_config_dump('wf.queue_grant', '');
 GRANT SELECT ON wf.queue_grant TO wf_admin;
 GRANT INSERT, DELETE ON wf.queue_grant TO wf_admin;
+
+-- Ready tasks of paused executions are held out of the claim's index: with
+-- many of them first in line, every claim read them all.
+ALTER TABLE wf.task ADD COLUMN held boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN wf.task.held IS 'A ready task of a paused execution: not claimable, and out of the claim''s index, until wf_resume';
+UPDATE wf.task t SET held = true
+WHERE t.state = 'ready' AND EXISTS (SELECT 1 FROM wf.execution e WHERE e.id = t.execution_id AND e.state = 'paused');
+DROP INDEX wf.task_ready_idx;
+CREATE INDEX task_ready_idx ON wf.task (queue, not_before, id) WHERE state = 'ready' AND NOT held;

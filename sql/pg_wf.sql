@@ -88,6 +88,7 @@ CREATE TABLE wf.task (
     created_at   timestamptz NOT NULL DEFAULT now(),
     started_at   timestamptz,
     finished_at  timestamptz,
+    held         boolean     NOT NULL DEFAULT false,  -- ready, but its execution is paused
     UNIQUE NULLS NOT DISTINCT (execution_id, name, item)
 ) WITH (fillfactor = 80);
 COMMENT ON TABLE wf.task IS 'Tasks of executions; the ready ones are the queue (wf_claim)';
@@ -96,10 +97,12 @@ COMMENT ON COLUMN wf.task.expired_token_hash IS 'SHA-256 of the token of the las
 COMMENT ON COLUMN wf.task.timeout IS 'Lease of an attempt from the definition (NULL: wf_claim''s lease)';
 COMMENT ON COLUMN wf.task.lease IS 'Lease length of the current attempt (wf_heartbeat''s default)';
 COMMENT ON COLUMN wf.task.wake_at IS 'A retry waiting for not_before: the watchdog wakes the queue then';
+COMMENT ON COLUMN wf.task.held IS 'A ready task of a paused execution: not claimable, and out of the claim''s index, until wf_resume';
 COMMENT ON COLUMN wf.task.deadline IS 'When a delegated attempt times out (NULL: never)';
 
--- The claim query: ready tasks of one queue, oldest first.
-CREATE INDEX task_ready_idx ON wf.task (queue, not_before, id) WHERE state = 'ready';
+-- The claim query: ready tasks of one queue, oldest first (not those of
+-- paused executions: however many there are, a claim never reads them).
+CREATE INDEX task_ready_idx ON wf.task (queue, not_before, id) WHERE state = 'ready' AND NOT held;
 -- The watchdog's due work on tasks: leases, deadlines, retries.
 CREATE INDEX task_lease_idx ON wf.task (lease_until) WHERE state = 'running';
 CREATE INDEX task_deadline_idx ON wf.task (deadline) WHERE state = 'delegated' AND deadline IS NOT NULL;

@@ -121,9 +121,18 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 		"not_before = pg_catalog.now() + $3, "
 		"wake_at = CASE WHEN $3 > '0'::pg_catalog.interval THEN pg_catalog.now() + $3 END, "
 		"expired_token_hash = CASE WHEN $4 THEN token_hash ELSE expired_token_hash END, "
+		"token_hash = NULL, lease_until = NULL, deadline = NULL, runner = NULL, held = $5 "
+		"WHERE id = $1 RETURNING not_before, queue",
+		5, {INT8OID, JSONBOID, INTERVALOID, BOOLOID, BOOLOID}
+	};
+	static WfPlan retry_0_1 = { /* pg_wf 0.1: no wf.task.held */
+		"UPDATE wf.task SET state = 'ready', error = $2, "
+		"not_before = pg_catalog.now() + $3, "
+		"wake_at = CASE WHEN $3 > '0'::pg_catalog.interval THEN pg_catalog.now() + $3 END, "
+		"expired_token_hash = CASE WHEN $4 THEN token_hash ELSE expired_token_hash END, "
 		"token_hash = NULL, lease_until = NULL, deadline = NULL, runner = NULL "
 		"WHERE id = $1 RETURNING not_before, queue",
-		4, {INT8OID, JSONBOID, INTERVALOID, BOOLOID}
+		5, {INT8OID, JSONBOID, INTERVALOID, BOOLOID, BOOLOID}
 	};
 	static WfPlan fail = {
 		"UPDATE wf.task SET state = 'failed', error = $2, finished_at = pg_catalog.now(), "
@@ -133,7 +142,7 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 		3, {INT8OID, JSONBOID, BOOLOID}
 	};
 	WfRetry    *r = tr->def->retry;
-	Datum		values[4];
+	Datum		values[5];
 
 	values[0] = Int64GetDatum(tr->id);
 	values[1] = JsonbPGetDatum(error);
@@ -147,7 +156,8 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 
 		values[2] = IntervalPGetDatum(delay);
 		values[3] = BoolGetDatum(expired);
-		wf_exec(&retry, values, NULL, 1);
+		values[4] = BoolGetDatum(s->state == WF_EXEC_PAUSED);
+		wf_exec(wf_schema_version() >= WF_SCHEMA_0_2 ? &retry : &retry_0_1, values, NULL, 1);
 		not_before = wf_get_timestamptz(0, 1);
 		queue = wf_get_text(0, 2);
 		if (delay->time == 0 && delay->day == 0)

@@ -30,6 +30,20 @@
 static void cancel_children(int64 parent_task_id, const char *reason);
 
 static WfPlan plan_insert_tasks = {
+	"INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state, finished_at, held) "
+	"SELECT $1, u.name, u.action, u.queue, u.input, u.timeout, $7, "
+	"CASE WHEN $7 = 'cancelled' THEN pg_catalog.now() END, $8 "
+	"FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]), "
+	"pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.jsonb[]), "
+	"pg_catalog.unnest($6::pg_catalog.interval[])) "
+	"AS u(name, action, queue, input, timeout) "
+	"RETURNING id, name",
+	8, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID, TEXTOID,
+	BOOLOID}
+};
+
+/* pg_wf 0.1: no wf.task.held */
+static WfPlan plan_insert_tasks_0_1 = {
 	"INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state, finished_at) "
 	"SELECT $1, u.name, u.action, u.queue, u.input, u.timeout, $7, "
 	"CASE WHEN $7 = 'cancelled' THEN pg_catalog.now() END "
@@ -38,7 +52,8 @@ static WfPlan plan_insert_tasks = {
 	"pg_catalog.unnest($6::pg_catalog.interval[])) "
 	"AS u(name, action, queue, input, timeout) "
 	"RETURNING id, name",
-	7, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID, TEXTOID}
+	8, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID, TEXTOID,
+	BOOLOID}
 };
 
 void
@@ -160,7 +175,7 @@ insert_new_tasks(WfStep *s, WfTaskState state)
 			   *queues,
 			   *timeouts;
 	bool	   *tnulls;
-	Datum		values[7];
+	Datum		values[8];
 	uint64		n;
 
 	if (s->nnew == 0)
@@ -196,7 +211,9 @@ insert_new_tasks(WfStep *s, WfTaskState state)
 													   false, TYPALIGN_DOUBLE));
 	}
 	values[6] = CStringGetTextDatum(wf_task_state_name(state));
-	n = wf_exec(&plan_insert_tasks, values, NULL, s->nnew);
+	values[7] = BoolGetDatum(state == WF_TASK_READY && s->state == WF_EXEC_PAUSED);
+	n = wf_exec(wf_schema_version() >= WF_SCHEMA_0_2 ? &plan_insert_tasks : &plan_insert_tasks_0_1,
+				values, NULL, s->nnew);
 	for (uint64 r = 0; r < n; r++)
 		wf_events_task(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), state, NULL);
 	if (state == WF_TASK_READY)

@@ -63,12 +63,22 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 		3, {INT8OID, TEXTOID, INT4OID}
 	};
 	static WfPlan items = {
-		"INSERT INTO wf.task (execution_id, name, action, queue, timeout, state, item, input, not_before) "
+		"INSERT INTO wf.task (execution_id, name, action, queue, timeout, state, item, input, "
+		"not_before, held) "
+		"SELECT $1, $2, $3, $4, $5, 'ready', u.n - 1, u.input, "
+		"CASE WHEN $6 = 0 OR u.n <= $6 THEN pg_catalog.now() ELSE 'infinity' END, $8 "
+		"FROM pg_catalog.unnest($7::pg_catalog.jsonb[]) WITH ORDINALITY AS u(input, n) "
+		"RETURNING id",
+		8, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, INT4OID, JSONBARRAYOID, BOOLOID}
+	};
+	static WfPlan items_0_1 = { /* pg_wf 0.1: no wf.task.held */
+		"INSERT INTO wf.task (execution_id, name, action, queue, timeout, state, item, input, "
+		"not_before) "
 		"SELECT $1, $2, $3, $4, $5, 'ready', u.n - 1, u.input, "
 		"CASE WHEN $6 = 0 OR u.n <= $6 THEN pg_catalog.now() ELSE 'infinity' END "
 		"FROM pg_catalog.unnest($7::pg_catalog.jsonb[]) WITH ORDINALITY AS u(input, n) "
 		"RETURNING id",
-		7, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, INT4OID, JSONBARRAYOID}
+		8, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, INT4OID, JSONBARRAYOID, BOOLOID}
 	};
 	WfTask	   *t = &s->g->tasks[idx];
 	WfTemplate *tmpls[2] = {t->for_each, t->input};
@@ -77,8 +87,8 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 	char	   *err = NULL;
 	int			n;
 	Datum	   *inputs;
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	ctx = wf_step_context_for(s, tmpls, 2, NULL, NULL);
 	list = wf_eval_template(t->for_each, ctx, &err);
@@ -169,7 +179,8 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 	nulls[4] = t->timeout ? ' ' : 'n';
 	values[5] = Int32GetDatum(t->concurrency);
 	values[6] = wf_jsonb_array(inputs, n);
-	wf_exec(&items, values, nulls, n);
+	values[7] = BoolGetDatum(s->state == WF_EXEC_PAUSED);
+	wf_exec(wf_schema_version() >= WF_SCHEMA_0_2 ? &items : &items_0_1, values, nulls, n);
 	for (int r = 0; r < n; r++)
 		wf_events_task(&s->ev, wf_get_int64(r, 1), t->name, WF_TASK_READY, NULL);
 	wf_notify_queue(t->queue);

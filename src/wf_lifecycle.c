@@ -5,9 +5,11 @@
  * Each is one engine step on the execution's row lock, so it races a
  * completion like any other step: whoever locks the row first decides,
  * and the other sees the new state (a completion of a cancelled task gets
- * WF006). Pausing changes no task: a paused execution's ready tasks are
- * simply not claimable (wf_claim skips them) until wf_resume wakes their
- * queues; tasks already running or delegated may still complete.
+ * WF006). Pausing holds the execution's ready tasks (wf.task.held, which
+ * takes them out of the claim's index: they cost claims nothing) until
+ * wf_resume releases them and wakes their queues; tasks made ready while
+ * paused are held too; tasks already running or delegated may still
+ * complete.
  */
 #include "postgres.h"
 
@@ -104,6 +106,40 @@ wf_cancel(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(done(WF_EXEC_CANCELLED));
 }
 
+/*
+ * Hold a paused execution's ready tasks out of the claim's index (held),
+ * or release them on resume and wake their queues.
+ */
+static void
+hold_ready_tasks(WfStep *s, bool hold)
+{
+	static WfPlan update = {
+		"UPDATE wf.task SET held = $2 "
+		"WHERE execution_id = $1 AND state = 'ready' AND held <> $2 RETURNING queue",
+		2, {INT8OID, BOOLOID}
+	};
+	Datum		values[2];
+	uint64		n;
+
+	values[0] = Int64GetDatum(s->exec_id);
+	values[1] = BoolGetDatum(hold);
+	if (wf_schema_version() < WF_SCHEMA_0_2)
+	{
+		/* pg_wf 0.1: no held; wf_claim skips a paused execution's tasks */
+		static WfPlan queues = {
+			"SELECT DISTINCT queue FROM wf.task WHERE execution_id = $1 AND state = 'ready' "
+			"AND NOT $2",
+			2, {INT8OID, BOOLOID}
+		};
+
+		n = wf_exec(&queues, values, NULL, 0);
+	}
+	else
+		n = wf_exec(&update, values, NULL, 0);
+	for (uint64 r = 0; r < n && !hold; r++)
+		wf_notify_queue(wf_get_text(r, 1));
+}
+
 /* wf_pause(execution_id bigint) RETURNS text */
 Datum
 wf_pause(PG_FUNCTION_ARGS)
@@ -120,28 +156,13 @@ wf_pause(PG_FUNCTION_ARGS)
 	}
 	if (s.state != WF_EXEC_RUNNING)
 		refuse_state(&s, "pause");
+	hold_ready_tasks(&s, true);
 	wf_events_exec(&s.ev, WF_EXEC_PAUSED, NULL);
 	wf_update_execution(&s, WF_EXEC_PAUSED, NULL, NULL);
 	wf_step_close(&s);
 	PG_RETURN_DATUM(done(WF_EXEC_PAUSED));
 }
 
-/* Wake the runners of every queue where the execution has ready tasks. */
-static void
-wake_queues(WfStep *s)
-{
-	static WfPlan queues = {
-		"SELECT DISTINCT queue FROM wf.task WHERE execution_id = $1 AND state = 'ready'",
-		1, {INT8OID}
-	};
-	Datum		values[1];
-	uint64		n;
-
-	values[0] = Int64GetDatum(s->exec_id);
-	n = wf_exec(&queues, values, NULL, 0);
-	for (uint64 r = 0; r < n; r++)
-		wf_notify_queue(wf_get_text(r, 1));
-}
 
 /* wf_resume(execution_id bigint) RETURNS text */
 Datum
@@ -159,7 +180,7 @@ wf_resume(PG_FUNCTION_ARGS)
 	}
 	if (s.state != WF_EXEC_PAUSED)
 		refuse_state(&s, "resume");
-	wake_queues(&s);
+	hold_ready_tasks(&s, false);
 	wf_events_exec(&s.ev, WF_EXEC_RUNNING, NULL);
 	s.state = WF_EXEC_RUNNING;
 	wf_update_execution(&s, WF_EXEC_RUNNING, NULL, NULL);
@@ -187,6 +208,16 @@ wf_rerun(PG_FUNCTION_ARGS)
 		1, {INT8OID}
 	};
 	static WfPlan again = {
+		"UPDATE wf.task SET state = 'ready', not_before = pg_catalog.now(), token_hash = NULL, "
+		"lease_until = NULL, deadline = NULL, finished_at = NULL, runner = NULL, wake_at = NULL, "
+		"held = false "
+		"WHERE execution_id = $1 AND action NOT LIKE 'engine.%' AND action NOT LIKE 'workflow.%' "
+		"  AND item IS NULL AND items_total IS NULL "
+		"  AND (state = 'cancelled' OR (state = 'failed' AND id = $2)) "
+		"RETURNING id, name, queue",
+		2, {INT8OID, INT8OID}
+	};
+	static WfPlan again_0_1 = { /* pg_wf 0.1: no wf.task.held */
 		"UPDATE wf.task SET state = 'ready', not_before = pg_catalog.now(), token_hash = NULL, "
 		"lease_until = NULL, deadline = NULL, finished_at = NULL, runner = NULL, wake_at = NULL "
 		"WHERE execution_id = $1 AND action NOT LIKE 'engine.%' AND action NOT LIKE 'workflow.%' "
@@ -222,6 +253,14 @@ wf_rerun(PG_FUNCTION_ARGS)
 	};
 	static WfPlan items_again = {
 		"UPDATE wf.task SET state = 'ready', not_before = pg_catalog.now(), token_hash = NULL, "
+		"lease_until = NULL, deadline = NULL, finished_at = NULL, runner = NULL, wake_at = NULL, "
+		"held = false "
+		"WHERE execution_id = $1 AND name = $2 AND item IS NOT NULL "
+		"  AND state IN ('failed', 'cancelled') RETURNING id, queue",
+		2, {INT8OID, TEXTOID}
+	};
+	static WfPlan items_again_0_1 = {	/* pg_wf 0.1: no wf.task.held */
+		"UPDATE wf.task SET state = 'ready', not_before = pg_catalog.now(), token_hash = NULL, "
 		"lease_until = NULL, deadline = NULL, finished_at = NULL, runner = NULL, wake_at = NULL "
 		"WHERE execution_id = $1 AND name = $2 AND item IS NOT NULL "
 		"  AND state IN ('failed', 'cancelled') RETURNING id, queue",
@@ -241,8 +280,10 @@ wf_rerun(PG_FUNCTION_ARGS)
 	char	  **engine_names;
 	const char *keys[] = {"rerun"};
 	Jsonb	   *vals[] = {wf_jsonb_bool(true)};
+	bool		v1;
 
 	SPI_connect();
+	v1 = wf_schema_version() < WF_SCHEMA_0_2;
 	wf_step_open(&s, id, false);
 	if (s.state != WF_EXEC_FAILED && s.state != WF_EXEC_CANCELLED)
 		refuse_state(&s, "rerun");
@@ -264,7 +305,7 @@ wf_rerun(PG_FUNCTION_ARGS)
 				 errhint("Fix the definition with wf_define() and start a new execution.")));
 
 	values[1] = Int64GetDatum(failed_task);
-	n = wf_exec(&again, values, NULL, 0);
+	n = wf_exec(v1 ? &again_0_1 : &again, values, NULL, 0);
 	for (uint64 r = 0; r < n; r++)
 	{
 		wf_events_task(&s.ev, wf_get_int64(r, 1), wf_get_text(r, 2), WF_TASK_READY,
@@ -296,7 +337,7 @@ wf_rerun(PG_FUNCTION_ARGS)
 			ivalues[0] = Int64GetDatum(id);
 			ivalues[1] = CStringGetTextDatum(fe_names[r]);
 			wf_exec(&recount, ivalues, NULL, 1);
-			ni = wf_exec(&items_again, ivalues, NULL, 0);
+			ni = wf_exec(v1 ? &items_again_0_1 : &items_again, ivalues, NULL, 0);
 			for (uint64 i = 0; i < ni; i++)
 			{
 				wf_events_task(&s.ev, wf_get_int64(i, 1), fe_names[r], WF_TASK_READY,

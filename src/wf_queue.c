@@ -77,6 +77,31 @@ wf_claim(PG_FUNCTION_ARGS)
 		"WITH c AS ("
 		"  SELECT s.id, s.n FROM pg_catalog.unnest(ARRAY("
 		"    SELECT t.id FROM wf.task t"
+		"    WHERE t.queue = $1 AND t.state = 'ready' AND NOT t.held"
+		"      AND t.not_before <= pg_catalog.now()"
+		"    ORDER BY t.not_before, t.id LIMIT $2"
+		"    FOR UPDATE SKIP LOCKED)) WITH ORDINALITY AS s(id, n)"
+		"), u AS ("
+		"  UPDATE wf.task t SET state = 'running', attempt = t.attempt + 1,"
+		"    lease = COALESCE(t.timeout, $3),"
+		"    lease_until = pg_catalog.now() + COALESCE(t.timeout, $3),"
+		"    runner = $4, token_hash = $5[c.n], wake_at = NULL,"
+		"    started_at = pg_catalog.now()"
+		"  FROM c WHERE t.id = c.id"
+		"  RETURNING t.id, t.execution_id, t.name, t.action, t.input, t.attempt, c.n,"
+		"    t.lease_until"
+		"), e AS ("
+		"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)"
+		"  SELECT u.execution_id, u.id, u.name, 'running',"
+		"    pg_catalog.jsonb_build_object('attempt', u.attempt, 'runner', $4)"
+		"  FROM u"
+		") SELECT id, execution_id, name, action, input, attempt, n, lease_until FROM u ORDER BY n",
+		5, {TEXTOID, INT4OID, INTERVALOID, TEXTOID, BYTEAARRAYOID}, NULL, true
+	};
+	static WfPlan claim_0_1 = { /* pg_wf 0.1: no wf.task.held */
+		"WITH c AS ("
+		"  SELECT s.id, s.n FROM pg_catalog.unnest(ARRAY("
+		"    SELECT t.id FROM wf.task t"
 		"    WHERE t.queue = $1 AND t.state = 'ready' AND t.not_before <= pg_catalog.now()"
 		"      AND (SELECT e.state FROM wf.execution e WHERE e.id = t.execution_id) <> 'paused'"
 		"    ORDER BY t.not_before, t.id LIMIT $2"
@@ -152,8 +177,13 @@ wf_claim(PG_FUNCTION_ARGS)
 												false, TYPALIGN_INT));
 
 	SPI_connect();
-	check_queue_grant(values[0]);
-	n = wf_exec(&claim, values, nulls, 0);
+	if (wf_schema_version() >= WF_SCHEMA_0_2)
+	{
+		check_queue_grant(values[0]);
+		n = wf_exec(&claim, values, nulls, 0);
+	}
+	else
+		n = wf_exec(&claim_0_1, values, nulls, 0);
 	for (uint64 r = 0; r < n; r++)
 	{
 		Datum		out[7];

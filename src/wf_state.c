@@ -36,9 +36,8 @@
  *   running | paused ──wf_cancel, parent task cancelled──> cancelled
  *   failed | cancelled ──wf_rerun──> running
  *
- *   Live = running or paused. Paused changes no task: its ready tasks are
- *   not claimable until wf_resume; running and delegated ones may still
- *   complete.
+ *   Live = running or paused. Pausing holds the ready tasks (wf.task.held)
+ *   until wf_resume; running and delegated ones may still complete.
  */
 #include "postgres.h"
 

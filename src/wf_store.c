@@ -12,6 +12,7 @@
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "catalog/namespace.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
@@ -242,6 +243,22 @@ wf_events_flush(WfEvents *ev, int64 execution_id)
 	wf_events_arrays(ev, &values[1]);
 	wf_exec(&plan, values, NULL, ev->n);
 	ev->n = 0;
+}
+
+/*
+ * Which version of pg_wf's SQL objects this database has (the library
+ * serves every version from 0.1 on, until ALTER EXTENSION pg_wf UPDATE):
+ * WF_SCHEMA_0_2 if it has what 0.2 added (wf.queue_grant, wf.task.held,
+ * added by one upgrade script), else WF_SCHEMA_0_1. Two syscache lookups.
+ */
+int
+wf_schema_version(void)
+{
+	Oid			ns = get_namespace_oid("wf", true);
+
+	if (OidIsValid(ns) && OidIsValid(get_relname_relid("queue_grant", ns)))
+		return WF_SCHEMA_0_2;
+	return WF_SCHEMA_0_1;
 }
 
 /* A task's new state, for the history. */

@@ -62,6 +62,10 @@ extern void wf_events_exec(WfEvents *ev, WfExecState state, Jsonb *detail);
 extern void wf_events_flush(WfEvents *ev, int64 execution_id);
 extern void wf_events_arrays(WfEvents *ev, Datum *out);
 
+#define WF_SCHEMA_0_1 1
+#define WF_SCHEMA_0_2 2
+extern int	wf_schema_version(void);
+
 extern bool wf_in_subxact(void (*fn) (void *), void *arg, char **error);
 extern bool wf_try_subxact(void (*fn) (void *), void *arg, bool step,
 						   char **error, int *code);

@@ -66,6 +66,11 @@ sq(qq{
 is(sq(q{SELECT string_agg(state, ',' ORDER BY id) FROM wf.execution}),
 	'running,running,running,paused,failed,cancelled,succeeded',
 	'executions in every state before the upgrade');
+# The new library serves the old SQL objects until the update: a runner
+# (not a superuser) claims and a paused execution's tasks stay unclaimable.
+sq(q{CREATE ROLE upgrade_runner IN ROLE wf_runner});
+is(sq(q{SET ROLE upgrade_runner; SELECT count(*) FROM wf_claim('nothing', 1)}), '0',
+	'a runner claims with the 0.1 objects (nothing to claim, no error)');
 
 # --- upgrade ----------------------------------------------------------------
 sq('ALTER EXTENSION pg_wf UPDATE');
