@@ -32,6 +32,7 @@ typedef struct WfShared
 	slock_t		mutex;
 	Latch	   *latch;			/* the worker's, or NULL */
 	TimestampTz next_wake;		/* 0: awake (any new due time wakes it) */
+	bool		exit_requested; /* its database is being dropped */
 } WfShared;
 
 static WfShared *shared = NULL;
@@ -103,6 +104,7 @@ shmem_startup(void)
 		SpinLockInit(&shared->mutex);
 		shared->latch = NULL;
 		shared->next_wake = 0;
+		shared->exit_requested = false;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -134,6 +136,7 @@ wf_signal_attach_worker(Latch *latch)
 	SpinLockAcquire(&shared->mutex);
 	shared->latch = latch;
 	shared->next_wake = 0;
+	shared->exit_requested = false;
 	SpinLockRelease(&shared->mutex);
 	on_shmem_exit(detach_worker, (Datum) 0);
 }
@@ -145,6 +148,38 @@ wf_signal_worker_awake(void)
 	SpinLockAcquire(&shared->mutex);
 	shared->next_wake = 0;
 	SpinLockRelease(&shared->mutex);
+}
+
+/*
+ * Ask the worker to exit (its database is about to be dropped: a
+ * connected worker would make DROP DATABASE fail).
+ */
+void
+wf_signal_request_exit(void)
+{
+	Latch	   *latch;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	shared->exit_requested = true;
+	latch = shared->latch;
+	SpinLockRelease(&shared->mutex);
+	if (latch)
+		SetLatch(latch);
+}
+
+/* Was the worker asked to exit? (Clears the request.) */
+bool
+wf_signal_exit_requested(void)
+{
+	bool		requested;
+
+	SpinLockAcquire(&shared->mutex);
+	requested = shared->exit_requested;
+	shared->exit_requested = false;
+	SpinLockRelease(&shared->mutex);
+	return requested;
 }
 
 /* The worker goes to sleep until "when" unless woken earlier. */

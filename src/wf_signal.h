@@ -19,5 +19,9 @@ extern void wf_signal_init(void);
 extern void wf_signal_attach_worker(Latch *latch);
 extern void wf_signal_worker_awake(void);
 extern void wf_signal_worker_sleeps_until(TimestampTz when);
+extern bool wf_signal_exit_requested(void);
+
+/* DROP DATABASE of the worker's database */
+extern void wf_signal_request_exit(void);
 
 #endif							/* WF_SIGNAL_H */

@@ -24,7 +24,7 @@
  * creates an earlier due time sets the worker's latch when it commits. A
  * pass that filled a batch is followed at once by another transaction, so a
  * million overdue tasks are handled in bounded transactions. On error the
- * worker exits and the postmaster restarts it (after WORKER_RESTART_S); at
+ * worker exits and the launcher (below) restarts it after WORKER_RESTART_S; at
  * start it first handles everything that became due while it was away
  * (e.g. after a crash).
  */
@@ -32,6 +32,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -39,8 +40,10 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
@@ -58,6 +61,7 @@
 
 PG_FUNCTION_INFO_V1(wf_tick);
 PGDLLEXPORT void wf_watchdog_main(Datum arg);
+PGDLLEXPORT void wf_launcher_main(Datum arg);
 
 #define DEFAULT_BATCH_SIZE	1000
 #define DEFAULT_MAX_SLEEP_MS	60000
@@ -70,6 +74,32 @@ static char *wf_database = NULL;
 static int	wf_batch_size = DEFAULT_BATCH_SIZE;
 static int	wf_max_sleep = DEFAULT_MAX_SLEEP_MS;
 static int	wf_step_timeout = DEFAULT_STEP_TIMEOUT_MS;
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+/*
+ * DROP DATABASE of the watchdog's database: ask the watchdog to exit
+ * first. PostgreSQL 15 does not end background workers for a plain DROP
+ * DATABASE (only WITH (FORCE)), and a connected watchdog would make it
+ * fail; the launcher starts it again if the database is still there.
+ */
+static void
+wf_process_utility(PlannedStmt * pstmt, const char *queryString, bool readOnlyTree,
+				   ProcessUtilityContext context, ParamListInfo params,
+				   QueryEnvironment * queryEnv, DestReceiver * dest, QueryCompletion * qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+
+	if (IsA(stmt, DropdbStmt) && wf_database &&
+		strcmp(((DropdbStmt *) stmt)->dbname, wf_database) == 0)
+		wf_signal_request_exit();
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
 
 void
 wf_watchdog_init(void)
@@ -99,15 +129,133 @@ wf_watchdog_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = wf_process_utility;
+
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = WORKER_RESTART_S;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_wf");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "wf_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_wf launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_wf launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* ---------------------------------------------------------------------
+ * The launcher
+ *
+ * A worker connected to no database (it reads only the shared catalog
+ * pg_database) starts the watchdog for pg_wf.database as a dynamic
+ * worker, and starts it again WORKER_RESTART_S after it stops (an error,
+ * pg_terminate_backend). If the database does not exist — never created,
+ * or dropped WITH (FORCE), which ends the watchdog — the launcher says so
+ * once in the log and looks again every pg_wf.max_sleep (and on SIGHUP),
+ * instead of a watchdog failing to connect every few seconds forever.
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+database_exists(const char *name)
+{
+	bool		exists;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	exists = OidIsValid(get_database_oid(name, true));
+	CommitTransactionCommand();
+	return exists;
+}
+
+static BackgroundWorkerHandle *
+start_watchdog(void)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher does */
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_wf");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "wf_watchdog_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_wf watchdog");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_wf watchdog");
-	RegisterBackgroundWorker(&worker);
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		ereport(WARNING,
+				(errmsg("pg_wf launcher: could not start the watchdog"),
+				 errhint("Raise max_worker_processes.")));
+		return NULL;
+	}
+	return handle;
+}
+
+void
+wf_launcher_main(Datum arg)
+{
+	BackgroundWorkerHandle *handle = NULL;
+	TimestampTz restart_at = 0;
+	bool		missing = false;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	for (;;)
+	{
+		long		wait_ms = wf_max_sleep;
+		pid_t		pid;
+		TimestampTz now;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			restart_at = 0;		/* look again now */
+		}
+		if (handle != NULL && GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED)
+		{
+			pfree(handle);
+			handle = NULL;
+			restart_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 WORKER_RESTART_S * 1000);
+		}
+		now = GetCurrentTimestamp();
+		if (handle == NULL && now >= restart_at)
+		{
+			if (database_exists(wf_database))
+			{
+				if (missing)
+					ereport(LOG,
+							(errmsg("pg_wf launcher: database \"%s\" exists again; starting the watchdog",
+									wf_database)));
+				missing = false;
+				handle = start_watchdog();
+				if (handle == NULL)
+					restart_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_S * 1000);
+			}
+			else
+			{
+				if (!missing)
+					ereport(LOG,
+							(errmsg("pg_wf launcher: database \"%s\" does not exist; the watchdog waits for it",
+									wf_database),
+							 errhint("Create it (and the extension pg_wf in it), or set pg_wf.database.")));
+				missing = true;
+				restart_at = TimestampTzPlusMilliseconds(now, wf_max_sleep);
+			}
+		}
+		if (handle == NULL && restart_at > now)
+			wait_ms = Min(wait_ms, TimestampDifferenceMilliseconds(now, restart_at) + 1);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -631,6 +779,12 @@ wf_watchdog_main(Datum arg)
 		long		sleep_ms;
 
 		CHECK_FOR_INTERRUPTS();
+		if (wf_signal_exit_requested())
+		{
+			ereport(LOG,
+					(errmsg("pg_wf watchdog: database \"%s\" is being dropped; exiting", wf_database)));
+			proc_exit(0);
+		}
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
