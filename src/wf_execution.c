@@ -29,29 +29,29 @@
 
 static void cancel_children(int64 parent_task_id, const char *reason);
 
+/*
+ * Insert tasks made ready ($7: their state; $8: held, when the execution
+ * is paused). held_column/held_value: empty with pg_wf 0.1's objects.
+ */
+#define INSERT_TASKS_SQL(held_column, held_value) \
+	"INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state, " \
+	"finished_at" held_column ") " \
+	"SELECT $1, u.name, u.action, u.queue, u.input, u.timeout, $7, " \
+	"CASE WHEN $7 = 'cancelled' THEN pg_catalog.now() END" held_value " " \
+	"FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]), " \
+	"pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.jsonb[]), " \
+	"pg_catalog.unnest($6::pg_catalog.interval[])) " \
+	"AS u(name, action, queue, input, timeout) " \
+	"RETURNING id, name"
+
 static WfPlan plan_insert_tasks = {
-	"INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state, finished_at, held) "
-	"SELECT $1, u.name, u.action, u.queue, u.input, u.timeout, $7, "
-	"CASE WHEN $7 = 'cancelled' THEN pg_catalog.now() END, $8 "
-	"FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]), "
-	"pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.jsonb[]), "
-	"pg_catalog.unnest($6::pg_catalog.interval[])) "
-	"AS u(name, action, queue, input, timeout) "
-	"RETURNING id, name",
+	INSERT_TASKS_SQL(", held", ", $8"),
 	8, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID, TEXTOID,
 	BOOLOID}
 };
 
-/* pg_wf 0.1: no wf.task.held */
 static WfPlan plan_insert_tasks_0_1 = {
-	"INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state, finished_at) "
-	"SELECT $1, u.name, u.action, u.queue, u.input, u.timeout, $7, "
-	"CASE WHEN $7 = 'cancelled' THEN pg_catalog.now() END "
-	"FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]), "
-	"pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.jsonb[]), "
-	"pg_catalog.unnest($6::pg_catalog.interval[])) "
-	"AS u(name, action, queue, input, timeout) "
-	"RETURNING id, name",
+	INSERT_TASKS_SQL("", ""),
 	8, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID, TEXTOID,
 	BOOLOID}
 };

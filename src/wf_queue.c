@@ -67,6 +67,35 @@ check_queue_grant(Datum queue)
 }
 
 /*
+ * The claim: ready tasks of the queue, oldest first, that are not held
+ * back (not_paused: a paused execution's tasks; with pg_wf 0.1's objects,
+ * which have no wf.task.held, a subquery on the execution).
+ */
+#define CLAIM_SQL(not_paused) \
+	"WITH c AS (" \
+	"  SELECT s.id, s.n FROM pg_catalog.unnest(ARRAY(" \
+	"    SELECT t.id FROM wf.task t" \
+	"    WHERE t.queue = $1 AND t.state = 'ready' " not_paused \
+	"      AND t.not_before <= pg_catalog.now()" \
+	"    ORDER BY t.not_before, t.id LIMIT $2" \
+	"    FOR UPDATE SKIP LOCKED)) WITH ORDINALITY AS s(id, n)" \
+	"), u AS (" \
+	"  UPDATE wf.task t SET state = 'running', attempt = t.attempt + 1," \
+	"    lease = COALESCE(t.timeout, $3)," \
+	"    lease_until = pg_catalog.now() + COALESCE(t.timeout, $3)," \
+	"    runner = $4, token_hash = $5[c.n], wake_at = NULL," \
+	"    started_at = pg_catalog.now()" \
+	"  FROM c WHERE t.id = c.id" \
+	"  RETURNING t.id, t.execution_id, t.name, t.action, t.input, t.attempt, c.n," \
+	"    t.lease_until" \
+	"), e AS (" \
+	"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)" \
+	"  SELECT u.execution_id, u.id, u.name, 'running'," \
+	"    pg_catalog.jsonb_build_object('attempt', u.attempt, 'runner', $4)" \
+	"  FROM u" \
+	") SELECT id, execution_id, name, action, input, attempt, n, lease_until FROM u ORDER BY n"
+
+/*
  * wf_claim(queue text, max_tasks integer, lease interval, runner text)
  *   RETURNS TABLE(task_id, execution_id, task, action, input, attempt, token)
  */
@@ -74,53 +103,11 @@ Datum
 wf_claim(PG_FUNCTION_ARGS)
 {
 	static WfPlan claim = {
-		"WITH c AS ("
-		"  SELECT s.id, s.n FROM pg_catalog.unnest(ARRAY("
-		"    SELECT t.id FROM wf.task t"
-		"    WHERE t.queue = $1 AND t.state = 'ready' AND NOT t.held"
-		"      AND t.not_before <= pg_catalog.now()"
-		"    ORDER BY t.not_before, t.id LIMIT $2"
-		"    FOR UPDATE SKIP LOCKED)) WITH ORDINALITY AS s(id, n)"
-		"), u AS ("
-		"  UPDATE wf.task t SET state = 'running', attempt = t.attempt + 1,"
-		"    lease = COALESCE(t.timeout, $3),"
-		"    lease_until = pg_catalog.now() + COALESCE(t.timeout, $3),"
-		"    runner = $4, token_hash = $5[c.n], wake_at = NULL,"
-		"    started_at = pg_catalog.now()"
-		"  FROM c WHERE t.id = c.id"
-		"  RETURNING t.id, t.execution_id, t.name, t.action, t.input, t.attempt, c.n,"
-		"    t.lease_until"
-		"), e AS ("
-		"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)"
-		"  SELECT u.execution_id, u.id, u.name, 'running',"
-		"    pg_catalog.jsonb_build_object('attempt', u.attempt, 'runner', $4)"
-		"  FROM u"
-		") SELECT id, execution_id, name, action, input, attempt, n, lease_until FROM u ORDER BY n",
+		CLAIM_SQL("AND NOT t.held"),
 		5, {TEXTOID, INT4OID, INTERVALOID, TEXTOID, BYTEAARRAYOID}, NULL, true
 	};
-	static WfPlan claim_0_1 = { /* pg_wf 0.1: no wf.task.held */
-		"WITH c AS ("
-		"  SELECT s.id, s.n FROM pg_catalog.unnest(ARRAY("
-		"    SELECT t.id FROM wf.task t"
-		"    WHERE t.queue = $1 AND t.state = 'ready' AND t.not_before <= pg_catalog.now()"
-		"      AND (SELECT e.state FROM wf.execution e WHERE e.id = t.execution_id) <> 'paused'"
-		"    ORDER BY t.not_before, t.id LIMIT $2"
-		"    FOR UPDATE SKIP LOCKED)) WITH ORDINALITY AS s(id, n)"
-		"), u AS ("
-		"  UPDATE wf.task t SET state = 'running', attempt = t.attempt + 1,"
-		"    lease = COALESCE(t.timeout, $3),"
-		"    lease_until = pg_catalog.now() + COALESCE(t.timeout, $3),"
-		"    runner = $4, token_hash = $5[c.n], wake_at = NULL,"
-		"    started_at = pg_catalog.now()"
-		"  FROM c WHERE t.id = c.id"
-		"  RETURNING t.id, t.execution_id, t.name, t.action, t.input, t.attempt, c.n,"
-		"    t.lease_until"
-		"), e AS ("
-		"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)"
-		"  SELECT u.execution_id, u.id, u.name, 'running',"
-		"    pg_catalog.jsonb_build_object('attempt', u.attempt, 'runner', $4)"
-		"  FROM u"
-		") SELECT id, execution_id, name, action, input, attempt, n, lease_until FROM u ORDER BY n",
+	static WfPlan claim_0_1 = {
+		CLAIM_SQL("AND (SELECT e.state FROM wf.execution e WHERE e.id = t.execution_id) <> 'paused'"),
 		5, {TEXTOID, INT4OID, INTERVALOID, TEXTOID, BYTEAARRAYOID}, NULL, true
 	};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
