@@ -30,9 +30,12 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
-#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -84,9 +87,9 @@ static ProcessUtility_hook_type prev_process_utility = NULL;
  * fail; the launcher starts it again if the database is still there.
  */
 static void
-wf_process_utility(PlannedStmt * pstmt, const char *queryString, bool readOnlyTree,
+wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				   ProcessUtilityContext context, ParamListInfo params,
-				   QueryEnvironment * queryEnv, DestReceiver * dest, QueryCompletion * qc)
+				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *stmt = pstmt->utilityStmt;
 
@@ -156,14 +159,33 @@ wf_watchdog_init(void)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Does the database exist (and is it valid)? A heap scan of pg_database,
+ * as the autovacuum launcher does: connected to no database, the launcher
+ * cannot use pg_database's indexes.
+ */
 static bool
 database_exists(const char *name)
 {
-	bool		exists;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	bool		exists = false;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	exists = OidIsValid(get_database_oid(name, true));
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (!exists && HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		/* datconnlimit -2: a DROP DATABASE that was interrupted */
+		exists = strcmp(NameStr(db->datname), name) == 0 && db->datconnlimit != -2;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
 	return exists;
 }
@@ -349,6 +371,12 @@ try_step(StepCall *c, char **err, int *code)
 	PG_END_TRY();
 	if (step_timer != MAX_TIMEOUTS)
 		disable_timeout(step_timer, false);
+	if (ok && step_expired)
+	{
+		/* the budget ran out just as the step ended: that cancel was ours */
+		step_expired = false;
+		QueryCancelPending = false;
+	}
 	return ok;
 }
 

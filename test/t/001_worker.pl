@@ -17,6 +17,10 @@ pg_wf.max_sleep = '10min'
 });
 $node->start;
 $node->wait_for_log(qr/pg_wf watchdog started in database "postgres"/);
+# The launcher, connected to no database, reads pg_database without its
+# indexes (it once failed until another session had written the shared
+# relation cache, minutes later).
+ok(!$node->log_contains(qr/FATAL/), 'the launcher started the watchdog without an error');
 
 $node->safe_psql('postgres', q{
   CREATE EXTENSION pg_wf;
