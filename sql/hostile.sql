@@ -251,18 +251,10 @@ SELECT wf_start('one_in_pq') AS e \gset
 SELECT wf_start('one_in_pq') AS e2 \gset
 SELECT wf_start('one_in_pq') AS e3 \gset
 ANALYZE wf.task;
-CREATE FUNCTION claim_cost_pq() RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    before bigint := rows_touched();
-BEGIN
-    PERFORM * FROM wf_claim('pq', 1);
-    RETURN rows_touched() - before;
-END
-$$;
 -- (the first claim after the pause meets the index entries the pause left
 -- behind, once: it marks them dead for everyone after it)
-SELECT claim_cost_pq() > 0 AS first_claim;
-SELECT claim_cost_pq() < 100 AS claim_reads_little, claim_cost_pq() < 100 AS again;
+SELECT claim_cost('pq') > 0 AS first_claim;
+SELECT claim_cost('pq') < 100 AS claim_reads_little, claim_cost('pq') < 100 AS again;
 SELECT state, held, count(*) FROM wf.task WHERE execution_id IN (:paused_e, :e, :e2, :e3)
 GROUP BY state, held ORDER BY state, held;
 SELECT wf_resume(:paused_e);

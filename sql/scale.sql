@@ -76,11 +76,11 @@ SELECT wf_define('{"name": "crowd", "tasks": {"t": {"action": "x", "queue": "cro
 SELECT count(wf_start('crowd')) FROM generate_series(1, 3000);
 ANALYZE wf.task;
 ANALYZE wf.execution;
-CREATE FUNCTION claim_cost() RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION claim_cost(q text DEFAULT 'crowd') RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     before bigint := rows_touched();
 BEGIN
-    PERFORM * FROM wf_claim('crowd', 1);
+    PERFORM * FROM wf_claim(q, 1);
     RETURN rows_touched() - before;
 END
 $$;

@@ -50,8 +50,7 @@ check_queue_grant(Datum queue)
 	Oid			admin = get_role_oid("wf_admin", true);
 	Datum		values[2];
 
-	if (superuser_arg(caller) || has_privs_of_role(caller, GetUserId()) ||
-		(OidIsValid(admin) && has_privs_of_role(caller, admin)))
+	if (wf_caller_is_owner() || (OidIsValid(admin) && has_privs_of_role(caller, admin)))
 		return;
 	values[0] = queue;
 	values[1] = ObjectIdGetDatum(caller);

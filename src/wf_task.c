@@ -73,10 +73,7 @@ get_positive_interval(FunctionCallInfo fcinfo, int argno, const char *what)
 static void
 check_override_allowed(int64 task_id)
 {
-	Oid			caller = GetOuterUserId();
-	Oid			owner = GetUserId();	/* we run SECURITY DEFINER */
-
-	if (!superuser_arg(caller) && !has_privs_of_role(caller, owner))
+	if (!wf_caller_is_owner())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to complete task " INT64_FORMAT " without its token",

@@ -5,6 +5,8 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
@@ -78,6 +80,18 @@ void
 wf_pin_search_path(void)
 {
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
+ * Is the role that called us (not the SECURITY DEFINER owner we run as) a
+ * superuser or a member of the extension's owner?
+ */
+bool
+wf_caller_is_owner(void)
+{
+	Oid			caller = GetOuterUserId();
+
+	return superuser_arg(caller) || has_privs_of_role(caller, GetUserId());
 }
 
 /* A bigint id argument that must not be null. */

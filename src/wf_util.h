@@ -15,6 +15,7 @@ extern TimestampTz wf_after(TimestampTz start, const Interval *iv);
 extern void wf_check_positive_interval(const Interval *iv, const char *what);
 extern void wf_check_length(const text *t, int max, const char *what);
 extern void wf_pin_search_path(void);
+extern bool wf_caller_is_owner(void);
 extern int64 wf_arg_id(FunctionCallInfo fcinfo, int argno, const char *what);
 
 #endif							/* WF_UTIL_H */
