@@ -259,3 +259,16 @@ SELECT state, held, count(*) FROM wf.task WHERE execution_id IN (:paused_e, :e, 
 GROUP BY state, held ORDER BY state, held;
 SELECT wf_resume(:paused_e);
 SELECT count(*) AS claimable_again FROM wf_claim('pq', 1000);
+
+-- 15. wf_purge's arguments: refused with the reason, nothing deleted; an
+--     interval longer than history purges nothing (not "timestamp out of
+--     range"). Its behaviour: sql/operations.sql.
+SELECT count(*) AS executions_before FROM wf.execution \gset
+SELECT expect_error($$SELECT wf_purge(NULL)$$);
+SELECT expect_error($$SELECT wf_purge('-1 day')$$);
+SELECT expect_error($$SELECT wf_purge('1 day -1 second')$$);
+SELECT expect_error($$SELECT wf_purge('-1 month 40 days')$$);
+SELECT expect_error($$SELECT wf_purge('1 day', 0)$$);
+SELECT expect_error($$SELECT wf_purge('1 day', -5)$$);
+SELECT wf_purge('1000000 years') AS purged, wf_purge('178000000 years') AS purged_max;
+SELECT count(*) = :executions_before AS nothing_deleted FROM wf.execution;

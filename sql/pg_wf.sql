@@ -61,6 +61,9 @@ CREATE INDEX execution_parent_idx ON wf.execution (parent_task_id) WHERE parent_
 CREATE UNIQUE INDEX execution_key_idx ON wf.execution (workflow, key) WHERE key IS NOT NULL;
 CREATE INDEX execution_deadline_idx ON wf.execution (deadline)
     WHERE deadline IS NOT NULL AND state IN ('running', 'paused');
+-- Retention (wf_purge, pg_wf.retention): finished executions, oldest first.
+CREATE INDEX execution_finished_idx ON wf.execution (finished_at)
+    WHERE state IN ('succeeded', 'failed', 'cancelled');
 
 CREATE TABLE wf.task (
     id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -103,9 +106,10 @@ COMMENT ON COLUMN wf.task.deadline IS 'When a delegated attempt times out (NULL:
 -- The claim query: ready tasks of one queue, oldest first (not those of
 -- paused executions: however many there are, a claim never reads them).
 CREATE INDEX task_ready_idx ON wf.task (queue, not_before, id) WHERE state = 'ready' AND NOT held;
--- The watchdog's due work on tasks: leases, deadlines, retries.
+-- The watchdog's due work on tasks: leases, deadlines, retries (and the
+-- running and delegated tasks of wf.queue_summary).
 CREATE INDEX task_lease_idx ON wf.task (lease_until) WHERE state = 'running';
-CREATE INDEX task_deadline_idx ON wf.task (deadline) WHERE state = 'delegated' AND deadline IS NOT NULL;
+CREATE INDEX task_deadline_idx ON wf.task (deadline) WHERE state = 'delegated';
 CREATE INDEX task_wake_idx ON wf.task (wake_at) WHERE wake_at IS NOT NULL;
 
 -- Joins waiting for more of their inbound edges: how many edges resolved,
@@ -275,6 +279,20 @@ AS 'MODULE_PATHNAME', 'wf_tick'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION wf_tick() IS 'One watchdog pass (what the background worker runs): expire leases and deadlines, wake retries; returns how many tasks it acted on';
 
+CREATE FUNCTION wf_purge(older_than interval, max_rows integer DEFAULT NULL) RETURNS bigint
+AS 'MODULE_PATHNAME', 'wf_purge'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_purge(interval, integer) IS 'Delete executions that finished more than older_than ago (at most max_rows), with their tasks, history and bookkeeping; returns how many';
+
+CREATE FUNCTION wf_watchdog_status(OUT database text, OUT pid integer, OUT started_at timestamptz,
+                                   OUT last_pass_at timestamptz, OUT next_wake_at timestamptz,
+                                   OUT passes bigint, OUT tasks_handled bigint, OUT purged bigint,
+                                   OUT errors bigint, OUT last_error text, OUT last_error_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'wf_watchdog_status'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION wf_watchdog_status() IS 'The pg_wf watchdogs of the cluster, one row per database served (from shared memory)';
+
 /* ---------------------------------------------------------------------
  * Roles. Roles are cluster-wide, so they are created only if missing and
  * outlive DROP EXTENSION.
@@ -307,6 +325,8 @@ REVOKE ALL ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[])
 REVOKE ALL ON FUNCTION wf_task_delegate(bigint, text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_heartbeat(bigint, text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_tick() FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_purge(interval, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_watchdog_status() FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf.forbid_update() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION wf_define(jsonb) TO wf_admin;
@@ -321,7 +341,100 @@ GRANT EXECUTE ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text
 GRANT EXECUTE ON FUNCTION wf_task_delegate(bigint, text, interval) TO wf_admin, wf_runner;
 GRANT EXECUTE ON FUNCTION wf_heartbeat(bigint, text, interval) TO wf_admin, wf_runner;
 GRANT EXECUTE ON FUNCTION wf_tick() TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_purge(interval, integer) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_watchdog_status() TO wf_admin;
 
 GRANT USAGE ON SCHEMA wf TO wf_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA wf TO wf_admin;
 GRANT INSERT, DELETE ON wf.queue_grant TO wf_admin;
+
+/* ---------------------------------------------------------------------
+ * Seeing the queues (README, "Monitoring"). Each part reads the rows it
+ * counts through a partial index; none reads finished tasks.
+ * --------------------------------------------------------------------- */
+
+-- Per queue: what waits, what runs, what is overdue. A runner sees the
+-- queues it may claim from (wf.queue_grant); wf_admin sees them all.
+CREATE VIEW wf.queue_summary WITH (security_barrier) AS
+SELECT g.queue, g.ready, g.claimable, g.running, g.delegated, g.oldest_ready_age, g.expired
+FROM (
+    SELECT q.queue,
+           count(*) FILTER (WHERE q.state = 'ready') AS ready,
+           count(*) FILTER (WHERE q.state = 'ready' AND q.due <= now()) AS claimable,
+           count(*) FILTER (WHERE q.state = 'running') AS running,
+           count(*) FILTER (WHERE q.state = 'delegated') AS delegated,
+           now() - min(q.due) FILTER (WHERE q.state = 'ready' AND q.due <= now()) AS oldest_ready_age,
+           count(*) FILTER (WHERE q.state <> 'ready' AND q.due < now()) AS expired
+    FROM (SELECT t.queue, t.state, t.not_before AS due FROM wf.task t WHERE t.state = 'ready' AND NOT t.held
+          UNION ALL
+          SELECT t.queue, t.state, t.lease_until FROM wf.task t WHERE t.state = 'running'
+          UNION ALL
+          SELECT t.queue, t.state, t.deadline FROM wf.task t WHERE t.state = 'delegated') q
+    GROUP BY q.queue
+) g
+WHERE pg_catalog.pg_has_role('wf_admin', 'USAGE')
+   OR NOT EXISTS (SELECT 1 FROM wf.queue_grant qg WHERE qg.queue = g.queue)
+   OR EXISTS (SELECT 1 FROM wf.queue_grant qg
+              WHERE qg.queue = g.queue AND pg_catalog.pg_has_role(qg.role::oid, 'USAGE'));
+COMMENT ON VIEW wf.queue_summary IS 'Per queue: ready tasks (claimable now: not waiting for a retry), running, delegated, the oldest claimable task''s wait, and running or delegated tasks whose lease or deadline passed';
+
+-- Per execution: its tasks by state, how long it ran, its last event.
+CREATE VIEW wf.execution_summary AS
+SELECT e.id AS execution_id, e.workflow, e.version, e.state,
+       e.created_at, e.finished_at,
+       COALESCE(e.finished_at, now()) - e.created_at AS duration,
+       COALESCE(t.ready, 0) AS ready, COALESCE(t.running, 0) AS running,
+       COALESCE(t.delegated, 0) AS delegated, COALESCE(t.succeeded, 0) AS succeeded,
+       COALESCE(t.failed, 0) AS failed, COALESCE(t.cancelled, 0) AS cancelled,
+       COALESCE(t.skipped, 0) AS skipped,
+       l.state AS last_event, l.task AS last_event_task, l.at AS last_event_at
+FROM wf.execution e
+LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE x.state = 'ready') AS ready,
+           count(*) FILTER (WHERE x.state = 'running') AS running,
+           count(*) FILTER (WHERE x.state = 'delegated') AS delegated,
+           count(*) FILTER (WHERE x.state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE x.state = 'failed') AS failed,
+           count(*) FILTER (WHERE x.state = 'cancelled') AS cancelled,
+           count(*) FILTER (WHERE x.state = 'skipped') AS skipped
+    FROM wf.task x WHERE x.execution_id = e.id) t ON true
+LEFT JOIN LATERAL (
+    SELECT h.state, h.task, h.at FROM wf.event h
+    WHERE h.execution_id = e.id ORDER BY h.id DESC LIMIT 1) l ON true;
+COMMENT ON VIEW wf.execution_summary IS 'Per execution: task rows by state (for_each items included), duration, last event; filter it by execution_id, workflow or state';
+
+-- Work that should have moved and did not: a lease or deadline passed, an
+-- execution's timeout passed, a sub-workflow's end not yet handed to its
+-- parent, an execution running with nothing active. The watchdog handles
+-- the first four within a pass; rows that stay (see "overdue") mean it is
+-- not running, or cannot take a lock.
+CREATE VIEW wf.stuck AS
+SELECT 'lease_passed'::text AS kind, t.execution_id, t.id AS task_id, t.name AS task, t.queue,
+       t.lease_until AS since, now() - t.lease_until AS overdue,
+       pg_catalog.jsonb_build_object('runner', t.runner, 'attempt', t.attempt) AS detail
+FROM wf.task t WHERE t.state = 'running' AND t.lease_until < now()
+UNION ALL
+SELECT 'deadline_passed', t.execution_id, t.id, t.name, t.queue, t.deadline, now() - t.deadline,
+       pg_catalog.jsonb_build_object('attempt', t.attempt)
+FROM wf.task t WHERE t.state = 'delegated' AND t.deadline < now()
+UNION ALL
+SELECT 'execution_timeout_passed', e.id, NULL, NULL, NULL, e.deadline, now() - e.deadline,
+       pg_catalog.jsonb_build_object('state', e.state)
+FROM wf.execution e WHERE e.state IN ('running', 'paused') AND e.deadline < now()
+UNION ALL
+SELECT 'subworkflow_end_waiting', t.execution_id, t.id, t.name, t.queue, i.created_at, now() - i.created_at,
+       pg_catalog.jsonb_build_object('child_execution_id', i.child_execution_id, 'child_state', i.state)
+FROM wf.inbox i JOIN wf.task t ON t.id = i.parent_task_id
+UNION ALL
+SELECT 'nothing_active', e.id, NULL, NULL, NULL, e.updated_at, now() - e.updated_at,
+       pg_catalog.jsonb_build_object('state', e.state)
+FROM wf.execution e WHERE e.state = 'running' AND e.active = 0;
+COMMENT ON VIEW wf.stuck IS 'Work that should have moved: leases and deadlines passed, execution timeouts passed, sub-workflow ends not yet handed over, running executions with nothing active';
+
+-- The watchdogs of the cluster, one row per database served.
+CREATE VIEW wf.watchdog_status AS SELECT * FROM @extschema@.wf_watchdog_status();
+COMMENT ON VIEW wf.watchdog_status IS 'The pg_wf watchdogs of the cluster: one row per database served, with its last pass, tasks handled, executions purged and last error';
+
+GRANT SELECT ON wf.queue_summary, wf.execution_summary, wf.stuck, wf.watchdog_status TO wf_admin;
+GRANT USAGE ON SCHEMA wf TO wf_runner;
+GRANT SELECT ON wf.queue_summary TO wf_runner;

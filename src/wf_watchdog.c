@@ -30,15 +30,13 @@
  */
 #include "postgres.h"
 
-#include "access/heapam.h"
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -46,9 +44,9 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
-#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
@@ -56,6 +54,8 @@
 #include "pg_wf.h"
 #include "wf_attempt.h"
 #include "wf_execution.h"
+#include "wf_purge.h"
+#include "wf_registry.h"
 #include "wf_signal.h"
 #include "wf_step.h"
 #include "wf_store.h"
@@ -63,56 +63,24 @@
 #include "wf_watchdog.h"
 
 PG_FUNCTION_INFO_V1(wf_tick);
+PG_FUNCTION_INFO_V1(wf_watchdog_status);
 PGDLLEXPORT void wf_watchdog_main(Datum arg);
-PGDLLEXPORT void wf_launcher_main(Datum arg);
 
 #define DEFAULT_BATCH_SIZE	1000
 #define DEFAULT_MAX_SLEEP_MS	60000
 #define DEFAULT_STEP_TIMEOUT_MS	10000
-#define WORKER_RESTART_S	5	/* after the worker exits on an error */
 #define REPOLL_MS			100 /* past due but locked by someone: look again */
+#define PURGE_EVERY_MS		60000	/* retention: look for finished executions */
 
 /* GUCs */
-static char *wf_database = NULL;
 static int	wf_batch_size = DEFAULT_BATCH_SIZE;
 static int	wf_max_sleep = DEFAULT_MAX_SLEEP_MS;
 static int	wf_step_timeout = DEFAULT_STEP_TIMEOUT_MS;
-
-static ProcessUtility_hook_type prev_process_utility = NULL;
-
-/*
- * DROP DATABASE of the watchdog's database: ask the watchdog to exit
- * first. PostgreSQL 15 does not end background workers for a plain DROP
- * DATABASE (only WITH (FORCE)), and a connected watchdog would make it
- * fail; the launcher starts it again if the database is still there.
- */
-static void
-wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-				   ProcessUtilityContext context, ParamListInfo params,
-				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *stmt = pstmt->utilityStmt;
-
-	if (IsA(stmt, DropdbStmt) && wf_database &&
-		strcmp(((DropdbStmt *) stmt)->dbname, wf_database) == 0)
-		wf_signal_request_exit();
-	if (prev_process_utility)
-		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
-							 queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
-}
+static int	wf_retention = 0;
 
 void
 wf_watchdog_init(void)
 {
-	BackgroundWorker worker;
-
-	DefineCustomStringVariable("pg_wf.database",
-							   "Database the pg_wf watchdog worker connects to.",
-							   NULL, &wf_database, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("pg_wf.batch_size",
 							"Most tasks of each kind one watchdog pass acts on.",
 							"A pass that fills a batch is followed at once by another transaction.",
@@ -127,157 +95,11 @@ wf_watchdog_init(void)
 							"A step over it (e.g. a slow expression) fails its execution, so that it does not stall the others.",
 							&wf_step_timeout, DEFAULT_STEP_TIMEOUT_MS, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
-	MarkGUCPrefixReserved("pg_wf");
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-
-	prev_process_utility = ProcessUtility_hook;
-	ProcessUtility_hook = wf_process_utility;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = WORKER_RESTART_S;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_wf");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "wf_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_wf launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_wf launcher");
-	RegisterBackgroundWorker(&worker);
-}
-
-/* ---------------------------------------------------------------------
- * The launcher
- *
- * A worker connected to no database (it reads only the shared catalog
- * pg_database) starts the watchdog for pg_wf.database as a dynamic
- * worker, and starts it again WORKER_RESTART_S after it stops (an error,
- * pg_terminate_backend). If the database does not exist — never created,
- * or dropped WITH (FORCE), which ends the watchdog — the launcher says so
- * once in the log and looks again every pg_wf.max_sleep (and on SIGHUP),
- * instead of a watchdog failing to connect every few seconds forever.
- * ---------------------------------------------------------------------
- */
-
-/*
- * Does the database exist (and is it valid)? A heap scan of pg_database,
- * as the autovacuum launcher does: connected to no database, the launcher
- * cannot use pg_database's indexes.
- */
-static bool
-database_exists(const char *name)
-{
-	Relation	rel;
-	TableScanDesc scan;
-	HeapTuple	tup;
-	bool		exists = false;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	(void) GetTransactionSnapshot();
-	rel = table_open(DatabaseRelationId, AccessShareLock);
-	scan = table_beginscan_catalog(rel, 0, NULL);
-	while (!exists && HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
-	{
-		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
-
-		/* datconnlimit -2: a DROP DATABASE that was interrupted */
-		exists = strcmp(NameStr(db->datname), name) == 0 && db->datconnlimit != -2;
-	}
-	table_endscan(scan);
-	table_close(rel, AccessShareLock);
-	CommitTransactionCommand();
-	return exists;
-}
-
-static BackgroundWorkerHandle *
-start_watchdog(void)
-{
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher does */
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_wf");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "wf_watchdog_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_wf watchdog");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_wf watchdog");
-	worker.bgw_notify_pid = MyProcPid;
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-	{
-		ereport(WARNING,
-				(errmsg("pg_wf launcher: could not start the watchdog"),
-				 errhint("Raise max_worker_processes.")));
-		return NULL;
-	}
-	return handle;
-}
-
-void
-wf_launcher_main(Datum arg)
-{
-	BackgroundWorkerHandle *handle = NULL;
-	TimestampTz restart_at = 0;
-	bool		missing = false;
-
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
-
-	for (;;)
-	{
-		long		wait_ms = wf_max_sleep;
-		pid_t		pid;
-		TimestampTz now;
-
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			restart_at = 0;		/* look again now */
-		}
-		if (handle != NULL && GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED)
-		{
-			pfree(handle);
-			handle = NULL;
-			restart_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													 WORKER_RESTART_S * 1000);
-		}
-		now = GetCurrentTimestamp();
-		if (handle == NULL && now >= restart_at)
-		{
-			if (database_exists(wf_database))
-			{
-				if (missing)
-					ereport(LOG,
-							(errmsg("pg_wf launcher: database \"%s\" exists again; starting the watchdog",
-									wf_database)));
-				missing = false;
-				handle = start_watchdog();
-				if (handle == NULL)
-					restart_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_S * 1000);
-			}
-			else
-			{
-				if (!missing)
-					ereport(LOG,
-							(errmsg("pg_wf launcher: database \"%s\" does not exist; the watchdog waits for it",
-									wf_database),
-							 errhint("Create it (and the extension pg_wf in it), or set pg_wf.database.")));
-				missing = true;
-				restart_at = TimestampTzPlusMilliseconds(now, wf_max_sleep);
-			}
-		}
-		if (handle == NULL && restart_at > now)
-			wait_ms = Min(wait_ms, TimestampDifferenceMilliseconds(now, restart_at) + 1);
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 wait_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
+	DefineCustomIntVariable("pg_wf.retention",
+							"The watchdog purges executions that finished longer ago than this (0: never).",
+							"In batches of pg_wf.batch_size executions, each its own transaction, using at most a quarter of the worker's time.",
+							&wf_retention, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -423,6 +245,7 @@ run_step(int64 exec_id, const char *what, void (*fn) (void *), void *arg)
 			 what, exec_id);
 		return;
 	}
+	wf_registry_report_error(psprintf("%s of execution " INT64_FORMAT ": %s", what, exec_id, err));
 	ereport(WARNING,
 			(errmsg("pg_wf watchdog: %s of execution " INT64_FORMAT " failed: %s",
 					what, exec_id, err),
@@ -724,6 +547,50 @@ wf_tick(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(acted);
 }
 
+/*
+ * wf_watchdog_status() RETURNS SETOF record: the watchdogs of the cluster
+ * (every database served), from the registry in shared memory. No rows
+ * without shared_preload_libraries.
+ */
+Datum
+wf_watchdog_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	WfStatus   *st;
+	int			n;
+
+	InitMaterializedSRF(fcinfo, 0);
+	n = wf_registry_status(&st);
+	for (int i = 0; i < n; i++)
+	{
+		WfHealth   *h = &st[i].health;
+		char	   *name = get_database_name(st[i].dboid);
+		Datum		v[11];
+		bool		nulls[11] = {0};
+
+		v[0] = name ? CStringGetTextDatum(name) : (Datum) 0;
+		nulls[0] = name == NULL;
+		v[1] = Int32GetDatum(st[i].pid);
+		nulls[1] = st[i].pid == 0;
+		v[2] = TimestampTzGetDatum(h->started_at);
+		nulls[2] = h->started_at == 0;
+		v[3] = TimestampTzGetDatum(h->last_pass_at);
+		nulls[3] = h->last_pass_at == 0;
+		v[4] = TimestampTzGetDatum(st[i].next_wake);
+		nulls[4] = st[i].next_wake == 0 || st[i].pid == 0;
+		v[5] = Int64GetDatum(h->passes);
+		v[6] = Int64GetDatum(h->acted);
+		v[7] = Int64GetDatum(h->purged);
+		v[8] = Int64GetDatum(h->errors);
+		v[9] = CStringGetTextDatum(h->last_error);
+		nulls[9] = h->errors == 0;
+		v[10] = TimestampTzGetDatum(h->last_error_at);
+		nulls[10] = h->errors == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+	}
+	return (Datum) 0;
+}
+
 /* ---------------------------------------------------------------------
  * The worker
  * ---------------------------------------------------------------------
@@ -779,23 +646,94 @@ worker_pass(TimestampTz *due, bool *installed)
 	return acted;
 }
 
+/*
+ * Retention (pg_wf.retention): one batch of executions purged, in a
+ * transaction of its own. Returns how many.
+ */
+static int64
+worker_purge(void)
+{
+	Interval	older = {0};
+	int64		n = 0;
+
+	older.time = (int64) wf_retention * USECS_PER_SEC;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "pg_wf watchdog: purging finished executions");
+	if (OidIsValid(get_extension_oid("pg_wf", true)))
+		n = wf_purge_batch(wf_purge_cutoff(&older), wf_batch_size);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return n;
+}
+
+/*
+ * When the next retention batch is due, after one that started at
+ * "started" and purged n executions. A full batch is followed by the next
+ * after three times as long as it took: the purge takes at most a quarter
+ * of the worker's time, and the due work is never more than a batch
+ * behind. Otherwise there is nothing more to purge now: look again after
+ * PURGE_EVERY_MS.
+ */
+static TimestampTz
+next_purge(TimestampTz started, int64 n)
+{
+	TimestampTz end = GetCurrentTimestamp();
+
+	if (n >= wf_batch_size)
+		return end + 3 * (end - started);
+	return TimestampTzPlusMilliseconds(started, PURGE_EVERY_MS);
+}
+
+/* The watchdog exits: pg_wf is not (or no longer) in its database. */
+static void
+exit_absent(const char *db, bool was_there)
+{
+	if (was_there)
+		ereport(LOG,
+				(errmsg("pg_wf watchdog: extension pg_wf was dropped from database \"%s\"; exiting", db)));
+	wf_registry_mark_absent();
+	proc_exit(0);
+}
+
+/* The name of this worker's database (in a transaction of its own). */
+static char *
+my_database_name(void)
+{
+	char	   *name;
+
+	StartTransactionCommand();
+	name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+	CommitTransactionCommand();
+	return name;
+}
+
+/*
+ * The watchdog of one database (started by the launcher, wf_launcher.c,
+ * with its registry slot as argument and its database's oid in bgw_extra).
+ */
 void
 wf_watchdog_main(Datum arg)
 {
-	bool		first = true;
-	bool		was_installed = true;
+	volatile bool first = true;
+	int			slot = DatumGetInt32(arg);
+	Oid			dboid;
+	char	   *db;
+	volatile TimestampTz purge_at = 0;
 
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(wf_database, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	wf_pin_search_path();
-
-	wf_signal_attach_worker(MyLatch);
-
-	ereport(LOG,
-			(errmsg("pg_wf watchdog started in database \"%s\" (batch_size %d, max_sleep %d ms)",
-					wf_database, wf_batch_size, wf_max_sleep)));
+	wf_registry_attach(slot, MyLatch);
+	db = my_database_name();
 
 	for (;;)
 	{
@@ -803,43 +741,67 @@ wf_watchdog_main(Datum arg)
 		TimestampTz now;
 		bool		installed;
 		int			acted;
-		int			total = 0;
+		int64		total = 0;
+		int64		purged = 0;
 		long		sleep_ms;
 
 		CHECK_FOR_INTERRUPTS();
-		if (wf_signal_exit_requested())
+		if (wf_registry_exit_requested())
 		{
 			ereport(LOG,
-					(errmsg("pg_wf watchdog: database \"%s\" is being dropped; exiting", wf_database)));
+					(errmsg("pg_wf watchdog: leaving database \"%s\" (it is being dropped, or became a template); exiting", db)));
 			proc_exit(0);
 		}
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			purge_at = 0;
 			ereport(LOG,
-					(errmsg("pg_wf watchdog reloaded its configuration (batch_size %d, max_sleep %d ms)",
-							wf_batch_size, wf_max_sleep)));
+					(errmsg("pg_wf watchdog reloaded its configuration (batch_size %d, max_sleep %d ms, retention %d s)",
+							wf_batch_size, wf_max_sleep, wf_retention)));
 		}
 
-		wf_signal_worker_awake();
+		wf_registry_awake();
 
-		do
+		/* an error ends the worker (the launcher restarts it): say which */
+		PG_TRY();
 		{
-			acted = worker_pass(&due, &installed);
-			total += acted;
-			CHECK_FOR_INTERRUPTS();
-		} while (acted >= wf_batch_size);
+			do
+			{
+				acted = worker_pass(&due, &installed);
+				if (!installed)
+					exit_absent(db, !first);
+				total += acted;
+				CHECK_FOR_INTERRUPTS();
+			} while (acted >= wf_batch_size);
+			now = GetCurrentTimestamp();
+			if (wf_retention > 0 && now >= purge_at)
+			{
+				purged = worker_purge();
+				purge_at = next_purge(now, purged);
+			}
+		}
+		PG_CATCH();
+		{
+			ErrorData  *e;
 
+			MemoryContextSwitchTo(TopMemoryContext);
+			e = CopyErrorData();
+			wf_registry_report_error(e->message ? e->message : "unknown error");
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+
+		if (first)
+			ereport(LOG,
+					(errmsg("pg_wf watchdog started in database \"%s\" (batch_size %d, max_sleep %d ms, retention %d s)",
+							db, wf_batch_size, wf_max_sleep, wf_retention)));
 		if (first && total > 0)
 			ereport(LOG,
-					(errmsg("pg_wf watchdog recovered: acted on %d overdue tasks at start", total)));
-		if (!installed && was_installed)
-			ereport(LOG,
-					(errmsg("pg_wf watchdog: extension pg_wf is not installed in database \"%s\"; waiting",
-							wf_database)));
-		was_installed = installed;
+					(errmsg("pg_wf watchdog recovered: acted on " INT64_FORMAT " overdue tasks at start", total)));
 		first = false;
+		wf_registry_report_pass(total, purged);
 
 		now = GetCurrentTimestamp();
 		sleep_ms = wf_max_sleep;
@@ -850,7 +812,9 @@ wf_watchdog_main(Datum arg)
 			/* past due after a pass: its rows are locked; look again soon */
 			sleep_ms = Min(sleep_ms, until > 0 ? until + 1 : REPOLL_MS);
 		}
-		wf_signal_worker_sleeps_until(TimestampTzPlusMilliseconds(now, sleep_ms));
+		if (wf_retention > 0)
+			sleep_ms = Min(sleep_ms, TimestampDifferenceMilliseconds(now, purge_at) + 1);
+		wf_registry_sleeps_until(TimestampTzPlusMilliseconds(now, sleep_ms));
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 sleep_ms, PG_WAIT_EXTENSION);

@@ -10,7 +10,9 @@ cd "$WF_ROOT"
 wf_install_deps
 wf_build_install
 bash test/check-version.sh
-wf_start_cluster
+# The watchdog serves only the database "postgres" here: the suites run
+# wf_tick() themselves, in databases of their own.
+WF_PGOPTS="-c pg_wf.database=postgres" wf_start_cluster
 
 failed=0
 echo "== source checks: layers call downward; PostgreSQL's indentation"
@@ -23,7 +25,7 @@ fi
 rm -rf results output_iso regression.diffs regression.out
 make -s installcheck-regress || failed=1
 make -s installcheck-isolation || failed=1
-echo "== TAP tests (test/t): worker, restart, crash, upgrade, watchdog isolation, capture, dump and restore, dropping the database"
+echo "== TAP tests (test/t): worker, restart, crash, upgrade, watchdog isolation, capture, dump and restore, dropping the database, every database"
 bash test/tap.sh || failed=1
 
 if [ $failed -ne 0 ]; then

@@ -29,9 +29,11 @@ wf_done() { q "SELECT count(*) FROM wf.task WHERE state = 'succeeded'"; }
 floor_done() { q "SELECT count(*) FROM bench.floor_task WHERE state = 'done'"; }
 
 # tasks completed per second by $CLIENTS pgbench clients running $1 for $DUR s
+# ($3, if given: an SQL statement run just before the clients start)
 throughput() {
     local script=$1 counter=$2 before after t0 t1
     q "VACUUM ANALYZE" >/dev/null
+    [ -n "${3:-}" ] && q "$3" >/dev/null
     before=$($counter)
     t0=$(date +%s.%N)
     "$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -T "$DUR" -f "test/bench/$script" >/dev/null 2>"$WF_PGDIR/pgbench.err" \
@@ -146,6 +148,30 @@ prestart_wf 40000
 wf5=$(throughput wf_unbatched.pgbench wf_done)
 echo "   $finished finished tasks: pg_wf $wf5 tasks/s"
 
+echo "== 7. retention: runners while the watchdog purges 1,000,000 finished executions"
+# a million executions that finished two days ago, two tasks and four
+# history rows each (beside the 200,000 of workload 5, finished today)
+q "INSERT INTO wf.execution (workflow, version, state, input, vars, output, active, created_at, finished_at)
+   SELECT 'chain5', 1, 'succeeded', '{}', '{}', '{}', 0, now() - interval '3 days', now() - interval '2 days'
+   FROM generate_series(1, 1000000);
+   INSERT INTO wf.task (execution_id, name, action, queue, state, attempt, input, result, finished_at)
+   SELECT e.id, 's' || s, 'work', 'default', 'succeeded', 1, '{}', '{\"ok\": true}', e.finished_at
+   FROM wf.execution e, generate_series(1, 2) s WHERE e.finished_at < now() - interval '1 day';
+   INSERT INTO wf.event (execution_id, task_id, task, state)
+   SELECT t.execution_id, t.id, t.name, st FROM wf.task t, unnest(ARRAY['ready', 'succeeded']) st
+   WHERE t.finished_at < now() - interval '1 day';" >/dev/null
+old=$(q "SELECT count(*) FROM wf.execution WHERE finished_at < now() - interval '1 day'")
+prestart_wf 40000
+wf7_base=$(throughput wf_unbatched.pgbench wf_done)
+purged() { q "SELECT coalesce(sum(purged), 0) FROM wf.watchdog_status WHERE database = 'bench'"; }
+p0=$(purged); t0=$(date +%s.%N)
+wf7=$(throughput wf_unbatched.pgbench wf_done "ALTER SYSTEM SET pg_wf.retention = '1d'; SELECT pg_reload_conf()")
+p1=$(purged); t1=$(date +%s.%N)
+q "ALTER SYSTEM RESET pg_wf.retention; SELECT pg_reload_conf()" >/dev/null
+purge_rate=$(awk -v n=$((p1 - p0)) -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", n / (t1 - t0) }')
+left=$(q "SELECT count(*) FROM wf.execution WHERE finished_at < now() - interval '1 day'")
+echo "   $old old executions; runners: $wf7_base tasks/s without the purge, $wf7 with it; purged $((p1 - p0)) at $purge_rate executions/s ($left left)"
+
 echo "== memory after the runs"
 backend_kb=$(q "DO \$\$ BEGIN PERFORM wf_task_complete(task_id, 'success', '{}', token) FROM wf_claim('default', 1000); END \$\$;
                SELECT (sum(total_bytes) / 1024)::int FROM pg_backend_memory_contexts" | tail -1)
@@ -163,6 +189,7 @@ each_start_s=$(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.1f", t1
 echo "   a 100,000-item for_each: started in ${each_start_s} s, backend peak ${each_peak_mb} MB"
 
 r1=$(ratio "$wf1" "$floor1"); r2=$(ratio "$wf2" "$floor2"); r5=$(ratio "$wf5" "$wf1"); rw=$(ratio "$fan1000" "$fan100")
+r7=$(ratio "$wf7" "$wf7_base")
 re=$(ratio "$each10000" "$each1000")
 p50=$(echo "$lat_low" | sed 's/.*"p50_ms": \([0-9.]*\).*/\1/')
 p99=$(echo "$lat_low" | sed 's/.*"p99_ms": \([0-9.]*\).*/\1/')
@@ -180,6 +207,8 @@ rd=$(ratio "$def100k" "$def10k")
 printf '%-44s %12s %12s %8s %10s %5s\n' "3. wf_define, us/edge, 100k vs 10k edges" "$def100k" "$def10k" "$rd" "~1" "$(met "$rd" 1.5 lt)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "4. delegate storm (callbacks/s, 8 sessions)" "$cbs" "" "" "exact" "$storm_ok"
 printf '%-44s %12s %12s %8s %10s %5s\n' "5. unbatched, 1M finished vs empty (tasks/s)" "$wf5" "$wf1" "$r5" ">= 0.9" "$(met "$r5" 0.9 ge)"
+printf '%-44s %12s %12s %8s %10s %5s\n' "7. unbatched while purging vs not (tasks/s)" "$wf7" "$wf7_base" "$r7" ">= 0.8" "$(met "$r7" 0.8 ge)"
+printf '%-44s %12s\n' "7. purge rate (executions/s, 2 tasks each)" "$purge_rate"
 printf '%-44s %12s %12s %8s %10s %5s\n' "6. latency p50 / p99, low load (ms)" "$p50 / $p99" "" "" "<2 / <10" "$(met "$p50" 2 lt)/$(met "$p99" 10 lt)"
 printf '%-44s %12s\n' "6. latency, high load" "$lat_high"
 printf '%-44s %12s\n' "memory: backend / graph / worker (kB)" "$backend_kb / $graphs_kb / $worker_kb"
@@ -196,6 +225,8 @@ cat > "$OUT" <<JSON
   "define": {"edges_10k_us_per_edge": $def10k, "edges_100k_us_per_edge": $def100k, "ratio": $rd},
   "delegate_storm": {"callbacks_per_s": $cbs, "sessions": 8, "exactly_once": $storm_ok},
   "scale": {"finished_tasks": $finished, "pg_wf": $wf5, "empty": $wf1, "ratio": $r5, "target": 0.9},
+  "retention": {"old_executions": $old, "pg_wf_purging": $wf7, "pg_wf_not_purging": $wf7_base, "ratio": $r7, "target": 0.8,
+                "purged": $((p1 - p0)), "purge_per_s": $purge_rate},
   "latency_low": $lat_low,
   "latency_high": $lat_high,
   "memory_kb": {"backend": $backend_kb, "graph": $graphs_kb, "worker_private": $worker_kb},

@@ -16,11 +16,12 @@ pg_wf.database = 'postgres'
 pg_wf.max_sleep = '10min'
 });
 $node->start;
-$node->wait_for_log(qr/pg_wf watchdog started in database "postgres"/);
+# Before CREATE EXTENSION the watchdog finds nothing to serve, and says so.
+$node->wait_for_log(qr/pg_wf launcher: extension pg_wf is not installed in database "postgres"; waiting for CREATE EXTENSION/);
 # The launcher, connected to no database, reads pg_database without its
 # indexes (it once failed until another session had written the shared
 # relation cache, minutes later).
-ok(!$node->log_contains(qr/FATAL/), 'the launcher started the watchdog without an error');
+ok(!$node->log_contains(qr/FATAL/), 'the launcher looked at the database without an error');
 
 $node->safe_psql('postgres', q{
   CREATE EXTENSION pg_wf;
@@ -28,6 +29,8 @@ $node->safe_psql('postgres', q{
       "call": {"action": "partner.ask", "delegate_timeout": "1s"},
       "flaky": {"action": "x", "retry": {"count": 1, "delay": "1s"}}}}');
 });
+$node->wait_for_log(qr/pg_wf watchdog started in database "postgres"/);
+pass('CREATE EXTENSION: the watchdog started');
 # Let the worker fall asleep with nothing due.
 sleep 1;
 
@@ -80,7 +83,7 @@ is($node->safe_psql('postgres', "SELECT output->>'got' FROM wf.execution WHERE i
 
 # SIGHUP applies a changed GUC.
 $node->safe_psql('postgres', "ALTER SYSTEM SET pg_wf.max_sleep = '5min'; SELECT pg_reload_conf();");
-$node->wait_for_log(qr/pg_wf watchdog reloaded its configuration \(batch_size 1000, max_sleep 300000 ms\)/);
+$node->wait_for_log(qr/pg_wf watchdog reloaded its configuration \(batch_size 1000, max_sleep 300000 ms,/);
 pass('the worker applied pg_wf.max_sleep after SIGHUP');
 
 # Overdue work beyond one batch is done in several bounded transactions,

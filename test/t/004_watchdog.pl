@@ -15,12 +15,12 @@ pg_wf.database = 'postgres'
 pg_wf.max_sleep = '10min'
 });
 $node->start;
-$node->wait_for_log(qr/pg_wf watchdog started/);
 $node->safe_psql('postgres', q{
   CREATE EXTENSION pg_wf;
   SELECT wf_define('{"name": "w", "tasks": {"a": {"action": "x"}}}');
   SELECT wf_define('{"name": "slow", "timeout": "2s", "tasks": {"a": {"action": "x", "queue": "slow"}}}');
 });
+$node->wait_for_log(qr/pg_wf watchdog started/);
 my $worker_pid = sub {
 	$node->safe_psql('postgres',
 		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_wf watchdog'");

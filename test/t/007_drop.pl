@@ -20,9 +20,11 @@ $node->wait_for_log(qr/pg_wf launcher: database "wfdb" does not exist; the watch
 pass('no database yet: the launcher waits for it');
 
 $node->safe_psql('postgres', 'CREATE DATABASE wfdb');
-$node->wait_for_log(qr/pg_wf watchdog started in database "wfdb"/);
-pass('the database appeared: the watchdog started in it');
+$node->wait_for_log(qr/pg_wf launcher: extension pg_wf is not installed in database "wfdb"; waiting for CREATE EXTENSION/);
+pass('the database appeared, without pg_wf: the launcher says so');
 $node->safe_psql('wfdb', 'CREATE EXTENSION pg_wf');
+$node->wait_for_log(qr/pg_wf watchdog started in database "wfdb"/);
+pass('CREATE EXTENSION: the watchdog started in it');
 
 my $offset = -s $node->logfile;
 $node->safe_psql('postgres', 'DROP DATABASE wfdb WITH (FORCE)');
