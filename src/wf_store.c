@@ -10,6 +10,8 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "jit/jit.h"
+#include "optimizer/planner.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "catalog/namespace.h"
@@ -21,6 +23,40 @@
 #include "wf_store.h"
 
 /*
+ * No engine statement is JIT-compiled, whatever the server's jit settings:
+ * its cost estimate grows with the tables (a generic plan's LIMIT $n is
+ * costed at a tenth of the rows), and past jit_above_cost every call
+ * compiled its expressions with LLVM (17 ms a claim with 100,000 ready
+ * tasks, where the work took well under one). A planner hook clears the
+ * JIT flags of every plan made while wf_exec() prepares or runs a
+ * statement (and of statements nested in it), at no cost per call.
+ */
+static planner_hook_type prev_planner = NULL;
+static int	engine_depth = 0;
+
+static PlannedStmt *
+engine_planner(Query * parse, const char *query_string, int cursorOptions,
+			   ParamListInfo boundParams)
+{
+	PlannedStmt *stmt;
+
+	if (prev_planner)
+		stmt = prev_planner(parse, query_string, cursorOptions, boundParams);
+	else
+		stmt = standard_planner(parse, query_string, cursorOptions, boundParams);
+	if (engine_depth > 0)
+		stmt->jitFlags = PGJIT_NONE;
+	return stmt;
+}
+
+void
+wf_store_init(void)
+{
+	prev_planner = planner_hook;
+	planner_hook = engine_planner;
+}
+
+/*
  * Run a kept plan. expect > 0: the statement must touch exactly that many
  * rows (an engine invariant, so a mismatch is an internal error). The
  * previous statement's SPI_tuptable is freed first.
@@ -30,25 +66,33 @@ wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect)
 {
 	int			rc;
 
-	if (p->plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
-											  p->generic ? CURSOR_OPT_GENERIC_PLAN : 0);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-				 p->sql, SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		p->plan = plan;
-	}
-
 	/*
 	 * Callers copy what they need from a result before running the next
 	 * statement, so the previous result can go now: a long batch then keeps
 	 * one result in memory, not one per statement.
 	 */
 	SPI_freetuptable(SPI_tuptable);
-	rc = SPI_execute_plan(p->plan, values, nulls, false, 0);
+	engine_depth++;
+	PG_TRY();
+	{
+		if (p->plan == NULL)
+		{
+			SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+												  p->generic ? CURSOR_OPT_GENERIC_PLAN : 0);
+
+			if (plan == NULL)
+				elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+					 p->sql, SPI_result_code_string(SPI_result));
+			SPI_keepplan(plan);
+			p->plan = plan;
+		}
+		rc = SPI_execute_plan(p->plan, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		engine_depth--;
+	}
+	PG_END_TRY();
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s",
 			 p->sql, SPI_result_code_string(rc));

@@ -30,6 +30,7 @@ typedef struct WfPlan
 } WfPlan;
 
 extern uint64 wf_exec(WfPlan *p, Datum *values, const char *nulls, int expect);
+extern void wf_store_init(void);	/* _PG_init: no JIT for engine statements */
 extern int64 *wf_exec_ids(WfPlan *p, Datum *values, uint64 *n);
 
 /* Column getters on SPI_tuptable row r (1-based column numbers). */

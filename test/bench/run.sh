@@ -29,11 +29,11 @@ wf_done() { q "SELECT count(*) FROM wf.task WHERE state = 'succeeded'"; }
 floor_done() { q "SELECT count(*) FROM bench.floor_task WHERE state = 'done'"; }
 
 # tasks completed per second by $CLIENTS pgbench clients running $1 for $DUR s
-# ($3, if given: an SQL statement run just before the clients start)
+# ($3, if given: a shell command run just before the clients start)
 throughput() {
     local script=$1 counter=$2 before after t0 t1
     q "VACUUM ANALYZE" >/dev/null
-    [ -n "${3:-}" ] && q "$3" >/dev/null
+    [ -n "${3:-}" ] && $3 >/dev/null
     before=$($counter)
     t0=$(date +%s.%N)
     "$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -T "$DUR" -f "test/bench/$script" >/dev/null 2>"$WF_PGDIR/pgbench.err" \
@@ -165,9 +165,10 @@ prestart_wf 40000
 wf7_base=$(throughput wf_unbatched.pgbench wf_done)
 purged() { q "SELECT coalesce(sum(purged), 0) FROM wf.watchdog_status WHERE database = 'bench'"; }
 p0=$(purged); t0=$(date +%s.%N)
-wf7=$(throughput wf_unbatched.pgbench wf_done "ALTER SYSTEM SET pg_wf.retention = '1d'; SELECT pg_reload_conf()")
+retention() { q "ALTER SYSTEM SET pg_wf.retention = '$1'"; q "SELECT pg_reload_conf()"; }
+wf7=$(throughput wf_unbatched.pgbench wf_done "retention 1d")
 p1=$(purged); t1=$(date +%s.%N)
-q "ALTER SYSTEM RESET pg_wf.retention; SELECT pg_reload_conf()" >/dev/null
+retention 0 >/dev/null
 purge_rate=$(awk -v n=$((p1 - p0)) -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", n / (t1 - t0) }')
 left=$(q "SELECT count(*) FROM wf.execution WHERE finished_at < now() - interval '1 day'")
 echo "   $old old executions; runners: $wf7_base tasks/s without the purge, $wf7 with it; purged $((p1 - p0)) at $purge_rate executions/s ($left left)"
