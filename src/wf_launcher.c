@@ -240,15 +240,18 @@ scan_databases(void)
 	 */
 	for (int i = 0; i < ndbs; i++)
 	{
-		if (!dbs[i].seen && dbs[i].handle != NULL)
-			wf_registry_stop(dbs[i].oid, STOP_GRACE_MS);
-		if (!dbs[i].seen && dbs[i].handle == NULL)
+		KnownDb    *db = &dbs[i];
+
+		if (!db->seen && db->slot >= 0 &&
+			(db->handle != NULL || wf_registry_attached(db->slot)))
+			wf_registry_stop(db->oid, STOP_GRACE_MS);
+		else if (!db->seen)
 		{
-			if (dbs[i].slot >= 0)
-				wf_registry_release(dbs[i].slot);
+			if (db->slot >= 0)
+				wf_registry_release(db->slot);
 			continue;
 		}
-		dbs[kept++] = dbs[i];
+		dbs[kept++] = *db;
 	}
 	ndbs = kept;
 	return named_found;
@@ -408,7 +411,7 @@ wf_launcher_main(Datum arg)
 			KnownDb    *db = &dbs[i];
 			TimestampTz at;
 
-			if (db->absent || db->handle != NULL)
+			if (db->absent || db->handle != NULL || !db->seen)
 				continue;
 			at = start_at(db);
 			if (at > now || looking >= MAX_LOOKING)
@@ -425,6 +428,13 @@ wf_launcher_main(Datum arg)
 							 errhint("Raise pg_wf.max_databases (and max_worker_processes).")));
 				warned_slots = true;
 				db->restart_at = TimestampTzPlusMilliseconds(now, RESCAN_MS);
+				continue;
+			}
+			if (wf_registry_attached(db->slot))
+			{
+				/* started by this launcher's predecessor: still serving */
+				db->restart_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_S * 1000);
+				wake = Min(wake, db->restart_at);
 				continue;
 			}
 			db->handle = start_watchdog(db);

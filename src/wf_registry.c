@@ -196,6 +196,22 @@ wf_registry_absent(int slot)
 	return absent;
 }
 
+/*
+ * Is a watchdog attached to the slot? (One the launcher did not start: a
+ * launcher that exited and was restarted lost its handles, not its
+ * watchdogs.)
+ */
+bool
+wf_registry_attached(int slot)
+{
+	bool		attached;
+
+	SpinLockAcquire(&reg->mutex);
+	attached = reg->slots[slot].pid != 0;
+	SpinLockRelease(&reg->mutex);
+	return attached;
+}
+
 /* How many passes has the slot's watchdog made (0: it is still looking)? */
 int64
 wf_registry_passes(int slot)

@@ -40,6 +40,7 @@ extern int	wf_registry_take_requests(Oid *oids, int max);
 extern int	wf_registry_claim(Oid dboid);
 extern void wf_registry_release(int slot);
 extern bool wf_registry_absent(int slot);
+extern bool wf_registry_attached(int slot);
 extern int64 wf_registry_passes(int slot);
 extern TimestampTz wf_registry_stopped_until(int slot);
 

@@ -162,16 +162,46 @@ q "INSERT INTO wf.execution (workflow, version, state, input, vars, output, acti
    WHERE t.finished_at < now() - interval '1 day';" >/dev/null
 old=$(q "SELECT count(*) FROM wf.execution WHERE finished_at < now() - interval '1 day'")
 prestart_wf 40000
-wf7_base=$(throughput wf_unbatched.pgbench wf_done)
+# (the purge deletes succeeded tasks: count only those finished today)
+wf_done_today() { q "SELECT count(*) FROM wf.task WHERE state = 'succeeded' AND finished_at > now() - interval '1 day'"; }
+wf7_base=$(throughput wf_unbatched.pgbench wf_done_today)
 purged() { q "SELECT coalesce(sum(purged), 0) FROM wf.watchdog_status WHERE database = 'bench'"; }
 p0=$(purged); t0=$(date +%s.%N)
 retention() { q "ALTER SYSTEM SET pg_wf.retention = '$1'"; q "SELECT pg_reload_conf()"; }
-wf7=$(throughput wf_unbatched.pgbench wf_done "retention 1d")
+wf7=$(throughput wf_unbatched.pgbench wf_done_today "retention 1d")
 p1=$(purged); t1=$(date +%s.%N)
 retention 0 >/dev/null
 purge_rate=$(awk -v n=$((p1 - p0)) -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", n / (t1 - t0) }')
 left=$(q "SELECT count(*) FROM wf.execution WHERE finished_at < now() - interval '1 day'")
 echo "   $old old executions; runners: $wf7_base tasks/s without the purge, $wf7 with it; purged $((p1 - p0)) at $purge_rate executions/s ($left left)"
+
+echo "== 8. backlog: throughput with 10,000, 100,000 and 1,000,000 ready executions in the queue"
+# The queue emptied of what earlier workloads left, then topped up to n
+# ready chain5 executions (written directly, as wf_start leaves them: the
+# execution, its first task ready, their history). Completing a task makes
+# the next one ready, so the backlog stays about n during the runs.
+q "UPDATE wf.task SET state = 'cancelled' WHERE state = 'ready' AND queue = 'default'" >/dev/null
+backlog() {
+    local have
+    have=$(q "SELECT count(*) FROM wf.task WHERE state = 'ready' AND queue = 'default'")
+    [ "$have" -ge "$1" ] && return 0
+    q "WITH e AS (INSERT INTO wf.execution (workflow, version, state, input, vars, active)
+                  SELECT 'chain5', 1, 'running', '{}', '{}', 1 FROM generate_series(1, $1 - $have) RETURNING id),
+            h AS (INSERT INTO wf.event (execution_id, state) SELECT id, 'running' FROM e),
+            t AS (INSERT INTO wf.task (execution_id, name, action, queue, input)
+                  SELECT id, 's1', 'work', 'default', '{}' FROM e RETURNING id, execution_id)
+       INSERT INTO wf.event (execution_id, task_id, task, state) SELECT execution_id, id, 's1', 'ready' FROM t" >/dev/null
+}
+for n in 10000 100000 1000000; do
+    backlog $n
+    u=$(throughput wf_unbatched.pgbench wf_done)
+    backlog $n
+    b=$(throughput wf_batched.pgbench wf_done)
+    eval "bl_u_$n=$u bl_b_$n=$b"
+    echo "   $n ready: unbatched $u tasks/s, batched $b tasks/s"
+done
+rbu1=$(ratio "$bl_u_100000" "$bl_u_10000"); rbu2=$(ratio "$bl_u_1000000" "$bl_u_10000")
+rbb1=$(ratio "$bl_b_100000" "$bl_b_10000"); rbb2=$(ratio "$bl_b_1000000" "$bl_b_10000")
 
 echo "== memory after the runs"
 backend_kb=$(q "DO \$\$ BEGIN PERFORM wf_task_complete(task_id, 'success', '{}', token) FROM wf_claim('default', 1000); END \$\$;
@@ -201,7 +231,7 @@ echo
 echo "pg_wf benchmark — $(nproc) cores ($cpu), PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}'), fsync on, synchronous_commit on, $CLIENTS runners, ${DUR}s runs"
 printf '%-44s %12s %12s %8s %10s %5s\n' workload pg_wf floor ratio target met
 printf '%-44s %12s %12s %8s %10s %5s\n' "1. unbatched (tasks/s)" "$wf1" "$floor1" "$r1" ">= 0.8" "$(met "$r1" 0.8 ge)"
-printf '%-44s %12s %12s %8s %10s %5s\n' "2. batched x100 (tasks/s)" "$wf2" "$floor2" "$r2" ">= 0.5" "$(met "$r2" 0.5 ge)"
+printf '%-44s %12s %12s %8s %10s %5s\n' "2. batched x100, 150k backlog (tasks/s)" "$wf2" "$floor2" "$r2" ">= 0.5" "$(met "$r2" 0.5 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "3. fan-out+join, us/task, 1000 vs 100 wide" "$fan1000" "$fan100" "$rw" "~1" "$(met "$rw" 1.5 lt)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "3. for_each, us/item, 10,000 vs 1,000 items" "$each10000" "$each1000" "$re" "~1" "$(met "$re" 1.5 lt)"
 rd=$(ratio "$def100k" "$def10k")
@@ -210,6 +240,10 @@ printf '%-44s %12s %12s %8s %10s %5s\n' "4. delegate storm (callbacks/s, 8 sessi
 printf '%-44s %12s %12s %8s %10s %5s\n' "5. unbatched, 1M finished vs empty (tasks/s)" "$wf5" "$wf1" "$r5" ">= 0.9" "$(met "$r5" 0.9 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "7. unbatched while purging vs not (tasks/s)" "$wf7" "$wf7_base" "$r7" ">= 0.8" "$(met "$r7" 0.8 ge)"
 printf '%-44s %12s\n' "7. purge rate (executions/s, 2 tasks each)" "$purge_rate"
+printf '%-44s %12s %12s %8s %10s %5s\n' "8. unbatched, 100k vs 10k ready (tasks/s)" "$bl_u_100000" "$bl_u_10000" "$rbu1" ">= 0.9" "$(met "$rbu1" 0.9 ge)"
+printf '%-44s %12s %12s %8s %10s %5s\n' "8. unbatched, 1M vs 10k ready (tasks/s)" "$bl_u_1000000" "$bl_u_10000" "$rbu2" ">= 0.9" "$(met "$rbu2" 0.9 ge)"
+printf '%-44s %12s %12s %8s %10s %5s\n' "8. batched, 100k vs 10k ready (tasks/s)" "$bl_b_100000" "$bl_b_10000" "$rbb1" ">= 0.9" "$(met "$rbb1" 0.9 ge)"
+printf '%-44s %12s %12s %8s %10s %5s\n' "8. batched, 1M vs 10k ready (tasks/s)" "$bl_b_1000000" "$bl_b_10000" "$rbb2" ">= 0.9" "$(met "$rbb2" 0.9 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "6. latency p50 / p99, low load (ms)" "$p50 / $p99" "" "" "<2 / <10" "$(met "$p50" 2 lt)/$(met "$p99" 10 lt)"
 printf '%-44s %12s\n' "6. latency, high load" "$lat_high"
 printf '%-44s %12s\n' "memory: backend / graph / worker (kB)" "$backend_kb / $graphs_kb / $worker_kb"
@@ -228,6 +262,10 @@ cat > "$OUT" <<JSON
   "scale": {"finished_tasks": $finished, "pg_wf": $wf5, "empty": $wf1, "ratio": $r5, "target": 0.9},
   "retention": {"old_executions": $old, "pg_wf_purging": $wf7, "pg_wf_not_purging": $wf7_base, "ratio": $r7, "target": 0.8,
                 "purged": $((p1 - p0)), "purge_per_s": $purge_rate},
+  "backlog": {"unbatched": {"10000": $bl_u_10000, "100000": $bl_u_100000, "1000000": $bl_u_1000000,
+                            "ratio_100k": $rbu1, "ratio_1m": $rbu2},
+              "batched": {"10000": $bl_b_10000, "100000": $bl_b_100000, "1000000": $bl_b_1000000,
+                          "ratio_100k": $rbb1, "ratio_1m": $rbb2}, "target": 0.9},
   "latency_low": $lat_low,
   "latency_high": $lat_high,
   "memory_kb": {"backend": $backend_kb, "graph": $graphs_kb, "worker_private": $worker_kb},

@@ -69,6 +69,15 @@ is($node->safe_psql('db1', q{
   FROM wf.watchdog_status}),
 	'db1:true:true:true db2:true:true:true', 'wf.watchdog_status: both watchdogs, alive, each handled its task');
 
+# A launcher that exits (and is restarted by the postmaster) finds the
+# watchdogs still serving, and starts no second one.
+my $launcher = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_wf launcher'");
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($launcher)");
+ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_wf launcher' AND pid <> $launcher"),
+	'the launcher was restarted');
+sleep 7;    # past the restart interval
+is(watchdogs(), 'db1,db2', 'still one watchdog per database');
+
 # DROP DATABASE of one succeeds at once; the other keeps working.
 my $t0 = time;
 $node->safe_psql('postgres', 'DROP DATABASE db2');
