@@ -105,3 +105,36 @@ SELECT count(*) AS succeeded FROM wf.execution WHERE workflow = 'batch' AND stat
 SELECT expect_error($$SELECT * FROM wf_task_complete_batch(
     (SELECT array_agg(g::bigint) FROM generate_series(1, 1001) g),
     array_fill('success'::text, ARRAY[1001]))$$);
+
+-- wf_task_complete_claim: the completions and the next claim in one
+-- transaction. Its own queue, so that the claims are exact.
+SELECT wf_define('{"name": "roundtrip", "tasks": {
+    "a": {"action": "x", "queue": "rt"}, "b": {"action": "x", "queue": "rt", "requires": ["a"]}}}');
+SELECT wf_start('roundtrip') AS rt1 \gset
+SELECT wf_start('roundtrip') AS rt2 \gset
+-- empty arrays: just a claim
+CREATE TEMP TABLE rt AS SELECT * FROM wf_task_complete_claim('{}', '{}', queue => 'rt');
+SELECT execution_id = :rt1 AS first, task, attempt FROM rt;
+-- complete rt1's a and claim two: rt2's a (oldest) and rt1's b (just made ready)
+CREATE TEMP TABLE rt_next AS
+SELECT * FROM wf_task_complete_claim((SELECT array_agg(task_id) FROM rt), ARRAY['success'],
+                                     ARRAY['{"n": 1}'::jsonb], (SELECT array_agg(token) FROM rt),
+                                     'rt', 2, '1 minute', 'runner-7');
+SELECT execution_id = :rt1 AS of_rt1, task, attempt FROM rt_next ORDER BY execution_id, task;
+SELECT name, state, result, runner FROM wf.task WHERE execution_id = :rt1 ORDER BY id;
+-- a refused completion refuses the claim too: nothing changes
+SELECT expect_error(format('SELECT * FROM wf_task_complete_claim(%L, %L, NULL, %L, %L, 5)',
+    (SELECT array_agg(task_id) FROM rt_next), (SELECT array_agg('success'::text) FROM rt_next),
+    (SELECT array_agg('wrong'::text) FROM rt_next), 'rt'));
+SELECT name, state FROM wf.task WHERE execution_id IN (:rt1, :rt2) ORDER BY execution_id, id;
+-- and a refused claim refuses the completions
+SELECT expect_error(format('SELECT * FROM wf_task_complete_claim(%L, %L, NULL, %L, %L, 0)',
+    (SELECT array_agg(task_id) FROM rt_next), (SELECT array_agg('success'::text) FROM rt_next),
+    (SELECT array_agg(token) FROM rt_next), 'rt'));
+SELECT count(*) AS still_running FROM wf.task WHERE execution_id IN (:rt1, :rt2) AND state = 'running';
+SELECT expect_error($$SELECT * FROM wf_task_complete_claim(NULL, NULL)$$);
+SELECT expect_error($$SELECT * FROM wf_task_complete_claim('{}', '{}', queue => NULL)$$);
+-- both completed: rt1 ends, and the claim takes rt2's b, made ready by it
+SELECT task, attempt FROM wf_task_complete_claim((SELECT array_agg(task_id) FROM rt_next),
+    (SELECT array_agg('success'::text) FROM rt_next), NULL, (SELECT array_agg(token) FROM rt_next), 'rt', 10);
+SELECT id = :rt1 AS rt1, state FROM wf.execution WHERE id IN (:rt1, :rt2) ORDER BY id;

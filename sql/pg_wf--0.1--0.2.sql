@@ -165,3 +165,17 @@ COMMENT ON VIEW wf.watchdog_status IS 'The pg_wf watchdogs of the cluster: one r
 GRANT SELECT ON wf.queue_summary, wf.execution_summary, wf.stuck, wf.watchdog_status TO wf_admin;
 GRANT USAGE ON SCHEMA wf TO wf_runner;
 GRANT SELECT ON wf.queue_summary TO wf_runner;
+
+-- A runner's round trip in one transaction: complete, then claim.
+CREATE FUNCTION wf_task_complete_claim(task_ids bigint[], statuses text[], results jsonb[] DEFAULT NULL,
+                                       tokens text[] DEFAULT NULL, queue text DEFAULT 'default',
+                                       max_tasks integer DEFAULT 1, lease interval DEFAULT '5 minutes',
+                                       runner text DEFAULT NULL)
+RETURNS TABLE (task_id bigint, execution_id bigint, task text, action text,
+               input jsonb, attempt integer, token text)
+AS 'MODULE_PATHNAME', 'wf_task_complete_claim'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+ROWS 1;
+COMMENT ON FUNCTION wf_task_complete_claim(bigint[], text[], jsonb[], text[], text, integer, interval, text) IS 'A runner''s round trip in one transaction: completions as wf_task_complete_batch, then a claim as wf_claim (its tasks returned)';
+REVOKE ALL ON FUNCTION wf_task_complete_claim(bigint[], text[], jsonb[], text[], text, integer, interval, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wf_task_complete_claim(bigint[], text[], jsonb[], text[], text, integer, interval, text) TO wf_admin, wf_runner;

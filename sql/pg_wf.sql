@@ -264,6 +264,17 @@ AS 'MODULE_PATHNAME', 'wf_task_complete_batch'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[]) IS 'Many wf_task_complete calls in one transaction (all or nothing)';
 
+CREATE FUNCTION wf_task_complete_claim(task_ids bigint[], statuses text[], results jsonb[] DEFAULT NULL,
+                                       tokens text[] DEFAULT NULL, queue text DEFAULT 'default',
+                                       max_tasks integer DEFAULT 1, lease interval DEFAULT '5 minutes',
+                                       runner text DEFAULT NULL)
+RETURNS TABLE (task_id bigint, execution_id bigint, task text, action text,
+               input jsonb, attempt integer, token text)
+AS 'MODULE_PATHNAME', 'wf_task_complete_claim'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+ROWS 1;
+COMMENT ON FUNCTION wf_task_complete_claim(bigint[], text[], jsonb[], text[], text, integer, interval, text) IS 'A runner''s round trip in one transaction: completions as wf_task_complete_batch, then a claim as wf_claim (its tasks returned)';
+
 CREATE FUNCTION wf_task_delegate(task_id bigint, token text, timeout interval DEFAULT NULL) RETURNS text
 AS 'MODULE_PATHNAME', 'wf_task_delegate'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -322,6 +333,7 @@ REVOKE ALL ON FUNCTION wf_rerun(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_claim(text, integer, interval, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_task_complete(bigint, text, jsonb, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_task_complete_claim(bigint[], text[], jsonb[], text[], text, integer, interval, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_task_delegate(bigint, text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_heartbeat(bigint, text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_tick() FROM PUBLIC;
@@ -338,6 +350,7 @@ GRANT EXECUTE ON FUNCTION wf_rerun(bigint) TO wf_admin;
 GRANT EXECUTE ON FUNCTION wf_claim(text, integer, interval, text) TO wf_admin, wf_runner;
 GRANT EXECUTE ON FUNCTION wf_task_complete(bigint, text, jsonb, text) TO wf_admin, wf_runner, wf_callback;
 GRANT EXECUTE ON FUNCTION wf_task_complete_batch(bigint[], text[], jsonb[], text[]) TO wf_admin, wf_runner, wf_callback;
+GRANT EXECUTE ON FUNCTION wf_task_complete_claim(bigint[], text[], jsonb[], text[], text, integer, interval, text) TO wf_admin, wf_runner;
 GRANT EXECUTE ON FUNCTION wf_task_delegate(bigint, text, interval) TO wf_admin, wf_runner;
 GRANT EXECUTE ON FUNCTION wf_heartbeat(bigint, text, interval) TO wf_admin, wf_runner;
 GRANT EXECUTE ON FUNCTION wf_tick() TO wf_admin;

@@ -1,5 +1,6 @@
 /*
- * wf_queue.c — the task table as a queue: wf_claim().
+ * wf_queue.c — the task table as a queue: wf_claim() (and the claim of
+ * wf_task_complete_claim(), wf_task.c).
  *
  * Tasks of a paused execution are skipped through a correlated subquery on
  * the execution's primary key: written as NOT EXISTS, the generic plan
@@ -25,6 +26,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
+#include "wf_queue.h"
 #include "wf_signal.h"
 #include "wf_store.h"
 #include "wf_token.h"
@@ -95,11 +97,12 @@ check_queue_grant(Datum queue)
 	") SELECT id, execution_id, name, action, input, attempt, n, lease_until FROM u ORDER BY n"
 
 /*
- * wf_claim(queue text, max_tasks integer, lease interval, runner text)
- *   RETURNS TABLE(task_id, execution_id, task, action, input, attempt, token)
+ * The claim of arguments argno .. argno + 3 (queue, max_tasks, lease,
+ * runner): the claimed tasks go into the tuplestore, as rows of
+ * (task_id, execution_id, task, action, input, attempt, token).
  */
-Datum
-wf_claim(PG_FUNCTION_ARGS)
+void
+wf_claim_into(FunctionCallInfo fcinfo, int argno, Tuplestorestate * ts, TupleDesc desc)
 {
 	static WfPlan claim = {
 		CLAIM_SQL("AND NOT t.held"),
@@ -109,7 +112,6 @@ wf_claim(PG_FUNCTION_ARGS)
 		CLAIM_SQL("AND (SELECT e.state FROM wf.execution e WHERE e.id = t.execution_id) <> 'paused'"),
 		5, {TEXTOID, INT4OID, INTERVALOID, TEXTOID, BYTEAARRAYOID}, NULL, true
 	};
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *queue;
 	int32		max_tasks;
 	Interval   *lease;
@@ -119,24 +121,22 @@ wf_claim(PG_FUNCTION_ARGS)
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	uint64		n;
 
-	if (PG_ARGISNULL(0))
+	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("queue must not be null")));
-	if (PG_ARGISNULL(1) || PG_GETARG_INT32(1) < 1 || PG_GETARG_INT32(1) > WF_MAX_CLAIM)
+	if (PG_ARGISNULL(argno + 1) || PG_GETARG_INT32(argno + 1) < 1 || PG_GETARG_INT32(argno + 1) > WF_MAX_CLAIM)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_tasks must be between 1 and %d", WF_MAX_CLAIM)));
-	if (PG_ARGISNULL(2))
+	if (PG_ARGISNULL(argno + 2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("lease must not be null")));
-	queue = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	max_tasks = PG_GETARG_INT32(1);
-	lease = PG_GETARG_INTERVAL_P(2);
+	queue = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	max_tasks = PG_GETARG_INT32(argno + 1);
+	lease = PG_GETARG_INTERVAL_P(argno + 2);
 	wf_check_positive_interval(lease, "lease");
-
-	InitMaterializedSRF(fcinfo, 0);
 
 	/* One token per task we might get; the statement picks by row number. */
 	tokens = palloc(sizeof(char *) * max_tasks);
@@ -152,12 +152,12 @@ wf_claim(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(queue);
 	values[1] = Int32GetDatum(max_tasks);
 	values[2] = IntervalPGetDatum(lease);
-	if (PG_ARGISNULL(3))
+	if (PG_ARGISNULL(argno + 3))
 		nulls[3] = 'n';
 	else
 	{
-		wf_check_length(PG_GETARG_TEXT_PP(3), WF_MAX_RUNNER_LEN, "runner");
-		values[3] = PointerGetDatum(PG_GETARG_TEXT_PP(3));
+		wf_check_length(PG_GETARG_TEXT_PP(argno + 3), WF_MAX_RUNNER_LEN, "runner");
+		values[3] = PointerGetDatum(PG_GETARG_TEXT_PP(argno + 3));
 	}
 	values[4] = PointerGetDatum(construct_array(hashes, max_tasks, BYTEAOID, -1,
 												false, TYPALIGN_INT));
@@ -182,10 +182,22 @@ wf_claim(PG_FUNCTION_ARGS)
 		out[6] = CStringGetTextDatum(tokens[DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
 																		SPI_tuptable->tupdesc,
 																		7, &isnull)) - 1]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
+		tuplestore_putvalues(ts, desc, out, outnulls);
 		wf_watchdog_due(wf_get_timestamptz(r, 8));
 	}
 	SPI_finish();
+}
 
+/*
+ * wf_claim(queue text, max_tasks integer, lease interval, runner text)
+ *   RETURNS TABLE(task_id, execution_id, task, action, input, attempt, token)
+ */
+Datum
+wf_claim(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	wf_claim_into(fcinfo, 0, rsinfo->setResult, rsinfo->setDesc);
 	return (Datum) 0;
 }

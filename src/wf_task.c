@@ -31,6 +31,7 @@
 #include "pg_wf.h"
 #include "wf_attempt.h"
 #include "wf_audit.h"
+#include "wf_queue.h"
 #include "wf_signal.h"
 #include "wf_step.h"
 #include "wf_store.h"
@@ -39,6 +40,7 @@
 
 PG_FUNCTION_INFO_V1(wf_task_complete);
 PG_FUNCTION_INFO_V1(wf_task_complete_batch);
+PG_FUNCTION_INFO_V1(wf_task_complete_claim);
 PG_FUNCTION_INFO_V1(wf_task_delegate);
 PG_FUNCTION_INFO_V1(wf_heartbeat);
 
@@ -333,24 +335,18 @@ get_array(FunctionCallInfo fcinfo, int argno, Oid type, int n, const char *what,
 }
 
 /*
- * wf_task_complete_batch(task_ids bigint[], statuses text[], results jsonb[],
- *                        tokens text[]) RETURNS TABLE(task_id bigint, state text)
- *
- * Many completions in one transaction, each exactly as wf_task_complete.
- * Executions are locked in ascending id order, so two batches never
- * deadlock. All or nothing: a refused item refuses the batch (the error
- * names it).
+ * The batch in arguments argno .. argno + 3 (task_ids, statuses, results,
+ * tokens): every completion applied, in execution id order. Returns the
+ * number of items; *ids and *states (in the caller's order) for the result.
  */
-Datum
-wf_task_complete_batch(PG_FUNCTION_ARGS)
+static int
+complete_batch(FunctionCallInfo fcinfo, int argno, Datum **ids, const char ***states)
 {
 	static WfPlan executions = {
 		"SELECT id, execution_id FROM wf.task WHERE id = ANY ($1)",
 		1, {INT8ARRAYOID}
 	};
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum	   *ids,
-			   *statuses,
+	Datum	   *statuses,
 			   *results,
 			   *tokens;
 	bool	   *idnulls,
@@ -359,30 +355,28 @@ wf_task_complete_batch(PG_FUNCTION_ARGS)
 			   *toknulls;
 	int			n;
 	BatchItem  *items;
-	const char **states;
 	uint64		found;
 	MemoryContext itemcxt;
 
-	if (PG_ARGISNULL(0))
+	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("task_ids must not be null")));
-	n = get_array(fcinfo, 0, INT8OID, -1, "task_ids", &ids, &idnulls);
+	n = get_array(fcinfo, argno, INT8OID, -1, "task_ids", ids, &idnulls);
 	if (n > WF_MAX_CLAIM)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a batch holds at most %d completions, not %d", WF_MAX_CLAIM, n)));
-	if (PG_ARGISNULL(1))
+	if (PG_ARGISNULL(argno + 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("statuses must not be null")));
-	get_array(fcinfo, 1, TEXTOID, n, "statuses", &statuses, &stnulls);
-	get_array(fcinfo, 2, JSONBOID, n, "results", &results, &resnulls);
-	get_array(fcinfo, 3, TEXTOID, n, "tokens", &tokens, &toknulls);
+	get_array(fcinfo, argno + 1, TEXTOID, n, "statuses", &statuses, &stnulls);
+	get_array(fcinfo, argno + 2, JSONBOID, n, "results", &results, &resnulls);
+	get_array(fcinfo, argno + 3, TEXTOID, n, "tokens", &tokens, &toknulls);
 
-	InitMaterializedSRF(fcinfo, 0);
 	items = palloc(sizeof(BatchItem) * Max(n, 1));
-	states = palloc(sizeof(char *) * Max(n, 1));
+	*states = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		if (idnulls[i])
@@ -391,16 +385,15 @@ wf_task_complete_batch(PG_FUNCTION_ARGS)
 					 errmsg("task_ids[%d] is null", i + 1)));
 		(void) parse_status(stnulls[i] ? NULL : TextDatumGetCString(statuses[i]));
 		items[i].pos = i;
-		items[i].task_id = DatumGetInt64(ids[i]);
+		items[i].task_id = DatumGetInt64((*ids)[i]);
 		items[i].exec_id = 0;
 	}
 
-	SPI_connect();
 	if (n > 0)
 	{
 		Datum		values[1];
 
-		values[0] = PG_GETARG_DATUM(0);
+		values[0] = PG_GETARG_DATUM(argno);
 		found = wf_exec(&executions, values, NULL, 0);
 		for (uint64 r = 0; r < found; r++)
 		{
@@ -433,9 +426,33 @@ wf_task_complete_batch(PG_FUNCTION_ARGS)
 							 resnulls[i] ? NULL : DatumGetJsonbP(results[i]),
 							 toknulls[i] ? NULL : TextDatumGetCString(tokens[i]));
 		MemoryContextSwitchTo(outer);
-		states[i] = wf_task_state_name(state);
+		(*states)[i] = wf_task_state_name(state);
 		MemoryContextReset(itemcxt);
 	}
+	MemoryContextDelete(itemcxt);
+	return n;
+}
+
+/*
+ * wf_task_complete_batch(task_ids bigint[], statuses text[], results jsonb[],
+ *                        tokens text[]) RETURNS TABLE(task_id bigint, state text)
+ *
+ * Many completions in one transaction, each exactly as wf_task_complete.
+ * Executions are locked in ascending id order, so two batches never
+ * deadlock. All or nothing: a refused item refuses the batch (the error
+ * names it).
+ */
+Datum
+wf_task_complete_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum	   *ids;
+	const char **states;
+	int			n;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	n = complete_batch(fcinfo, 0, &ids, &states);
 	for (int i = 0; i < n; i++)
 	{
 		Datum		out[2];
@@ -446,6 +463,31 @@ wf_task_complete_batch(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
 	}
 	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * wf_task_complete_claim(task_ids bigint[], statuses text[], results jsonb[],
+ *     tokens text[], queue text, max_tasks integer, lease interval,
+ *     runner text) RETURNS TABLE(task_id, execution_id, task, action, input,
+ *     attempt, token)
+ *
+ * A runner's round trip in one transaction (one commit): the completions,
+ * exactly as wf_task_complete_batch, then a claim, exactly as wf_claim,
+ * whose tasks it returns. Empty arrays: just a claim.
+ */
+Datum
+wf_task_complete_claim(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum	   *ids;
+	const char **states;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	(void) complete_batch(fcinfo, 0, &ids, &states);
+	SPI_finish();
+	wf_claim_into(fcinfo, 4, rsinfo->setResult, rsinfo->setDesc);
 	return (Datum) 0;
 }
 

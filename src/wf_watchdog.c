@@ -71,6 +71,7 @@ PGDLLEXPORT void wf_watchdog_main(Datum arg);
 #define DEFAULT_STEP_TIMEOUT_MS	10000
 #define REPOLL_MS			100 /* past due but locked by someone: look again */
 #define PURGE_EVERY_MS		60000	/* retention: look for finished executions */
+#define PURGE_PAUSE			7	/* retention: pause after a batch, in batches */
 
 /* GUCs */
 static int	wf_batch_size = DEFAULT_BATCH_SIZE;
@@ -97,7 +98,7 @@ wf_watchdog_init(void)
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("pg_wf.retention",
 							"The watchdog purges executions that finished longer ago than this (0: never).",
-							"In batches of pg_wf.batch_size executions, each its own transaction, using at most a quarter of the worker's time.",
+							"In batches of pg_wf.batch_size executions, each its own transaction, using at most an eighth of the worker's time.",
 							&wf_retention, 0, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 }
@@ -675,10 +676,11 @@ worker_purge(void)
 /*
  * When the next retention batch is due, after one that started at
  * "started" and purged n executions. A full batch is followed by the next
- * after three times as long as it took: the purge takes at most a quarter
- * of the worker's time, and the due work is never more than a batch
- * behind. Otherwise there is nothing more to purge now: look again after
- * PURGE_EVERY_MS.
+ * after PURGE_PAUSE times as long as it took: the purge takes at most an
+ * eighth of the worker's time (a quarter cost runners a third of their
+ * throughput on two cores: make bench, workload 7), and the due work is
+ * never more than a batch behind. Otherwise there is nothing more to purge
+ * now: look again after PURGE_EVERY_MS.
  */
 static TimestampTz
 next_purge(TimestampTz started, int64 n)
@@ -686,7 +688,7 @@ next_purge(TimestampTz started, int64 n)
 	TimestampTz end = GetCurrentTimestamp();
 
 	if (n >= wf_batch_size)
-		return end + 3 * (end - started);
+		return end + PURGE_PAUSE * (end - started);
 	return TimestampTzPlusMilliseconds(started, PURGE_EVERY_MS);
 }
 

@@ -36,7 +36,7 @@ throughput() {
     [ -n "${3:-}" ] && $3 >/dev/null
     before=$($counter)
     t0=$(date +%s.%N)
-    "$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -T "$DUR" -f "test/bench/$script" >/dev/null 2>"$WF_PGDIR/pgbench.err" \
+    "$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -T "$DUR" ${PGBENCH_VARS:-} -f "test/bench/$script" >/dev/null 2>"$WF_PGDIR/pgbench.err" \
         || { cat "$WF_PGDIR/pgbench.err"; exit 1; }
     t1=$(date +%s.%N)
     after=$($counter)
@@ -46,10 +46,14 @@ prestart_wf() { q "SELECT count(wf_start('chain5')) FROM generate_series(1, $1)"
 prestart_floor() { q "INSERT INTO bench.floor_task (exec, step) SELECT g, 1 FROM generate_series(1, $1) g" >/dev/null; }
 
 echo "== 1. throughput, unbatched ($CLIENTS runners, ${DUR}s each)"
-prestart_floor 40000; prestart_wf 40000
+prestart_floor 40000; prestart_wf 60000
 floor1=$(throughput floor_unbatched.pgbench floor_done)
 wf1=$(throughput wf_unbatched.pgbench wf_done)
 echo "   floor $floor1 tasks/s, pg_wf $wf1 tasks/s"
+# the same runners, each completing its task and claiming the next in one
+# transaction (wf_task_complete_claim): one commit per task, the floor two
+wf1c=$(PGBENCH_VARS="-D id=0 -D tok=" throughput wf_complete_claim.pgbench wf_done)
+echo "   pg_wf completing and claiming in one transaction: $wf1c tasks/s"
 
 echo "== 2. throughput, batched (claim 100, complete 100)"
 prestart_floor 150000; prestart_wf 150000
@@ -219,6 +223,7 @@ each_peak_mb=$(q "SELECT wf_start('each100000', jsonb_build_object('items', (SEL
 each_start_s=$(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.1f", t1 - t0 }')
 echo "   a 100,000-item for_each: started in ${each_start_s} s, backend peak ${each_peak_mb} MB"
 
+r1c=$(ratio "$wf1c" "$floor1")
 r1=$(ratio "$wf1" "$floor1"); r2=$(ratio "$wf2" "$floor2"); r5=$(ratio "$wf5" "$wf1"); rw=$(ratio "$fan1000" "$fan100")
 r7=$(ratio "$wf7" "$wf7_base")
 re=$(ratio "$each10000" "$each1000")
@@ -231,6 +236,7 @@ echo
 echo "pg_wf benchmark — $(nproc) cores ($cpu), PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}'), fsync on, synchronous_commit on, $CLIENTS runners, ${DUR}s runs"
 printf '%-44s %12s %12s %8s %10s %5s\n' workload pg_wf floor ratio target met
 printf '%-44s %12s %12s %8s %10s %5s\n' "1. unbatched (tasks/s)" "$wf1" "$floor1" "$r1" ">= 0.8" "$(met "$r1" 0.8 ge)"
+printf '%-44s %12s %12s %8s %10s %5s\n' "1. complete+claim in one call (tasks/s)" "$wf1c" "$floor1" "$r1c" ">= 1.2" "$(met "$r1c" 1.2 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "2. batched x100, 150k backlog (tasks/s)" "$wf2" "$floor2" "$r2" ">= 0.5" "$(met "$r2" 0.5 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "3. fan-out+join, us/task, 1000 vs 100 wide" "$fan1000" "$fan100" "$rw" "~1" "$(met "$rw" 1.5 lt)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "3. for_each, us/item, 10,000 vs 1,000 items" "$each10000" "$each1000" "$re" "~1" "$(met "$re" 1.5 lt)"
@@ -254,6 +260,7 @@ cat > "$OUT" <<JSON
   "machine": {"cores": $(nproc), "cpu": "$cpu", "postgresql": "$("$PG_CONFIG" --version | awk '{print $2}')",
               "fsync": true, "synchronous_commit": true, "runners": $CLIENTS, "seconds": $DUR},
   "unbatched": {"pg_wf": $wf1, "floor": $floor1, "ratio": $r1, "target": 0.8},
+  "complete_claim": {"pg_wf": $wf1c, "floor": $floor1, "ratio": $r1c, "target": 1.2},
   "batched": {"pg_wf": $wf2, "floor": $floor2, "ratio": $r2, "target": 0.5},
   "width": {"fan100_us_per_task": $fan100, "fan1000_us_per_task": $fan1000, "ratio": $rw,
             "for_each_1000_us_per_item": $each1000, "for_each_10000_us_per_item": $each10000, "for_each_ratio": $re},
