@@ -52,7 +52,7 @@ wf1=$(throughput wf_unbatched.pgbench wf_done)
 echo "   floor $floor1 tasks/s, pg_wf $wf1 tasks/s"
 # the same runners, each completing its task and claiming the next in one
 # transaction (wf_task_complete_claim): one commit per task, the floor two
-wf1c=$(PGBENCH_VARS="-D id=0 -D tok=" throughput wf_complete_claim.pgbench wf_done)
+wf1c=$(PGBENCH_VARS="-D id=0 -D tok=none" throughput wf_complete_claim.pgbench wf_done)
 echo "   pg_wf completing and claiming in one transaction: $wf1c tasks/s"
 
 echo "== 2. throughput, batched (claim 100, complete 100)"
