@@ -619,31 +619,45 @@ next_due(void)
 	return isnull ? 0 : DatumGetTimestampTz(d);
 }
 
+/*
+ * A transaction of the worker, with SPI and a snapshot; returns whether
+ * pg_wf is installed in its database.
+ */
+static bool
+worker_xact_begin(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+	return OidIsValid(get_extension_oid("pg_wf", true));
+}
+
+static void
+worker_xact_commit(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
 /* One transaction: a pass, then the next due time. Returns tasks acted on. */
 static int
 worker_pass(TimestampTz *due, bool *installed)
 {
 	int			acted = 0;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "pg_wf watchdog pass");
-
-	*installed = OidIsValid(get_extension_oid("pg_wf", true));
+	*installed = worker_xact_begin("pg_wf watchdog pass");
 	*due = 0;
 	if (*installed)
 	{
 		acted = tick_run(wf_batch_size);
 		*due = next_due();
 	}
-
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
+	worker_xact_commit();
 	return acted;
 }
 
@@ -658,18 +672,9 @@ worker_purge(void)
 	int64		n = 0;
 
 	older.time = (int64) wf_retention * USECS_PER_SEC;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "pg_wf watchdog: purging finished executions");
-	if (OidIsValid(get_extension_oid("pg_wf", true)))
+	if (worker_xact_begin("pg_wf watchdog: purging finished executions"))
 		n = wf_purge_batch(wf_purge_cutoff(&older), wf_batch_size);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
+	worker_xact_commit();
 	return n;
 }
 
