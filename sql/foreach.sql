@@ -100,11 +100,30 @@ SELECT result FROM wf.task WHERE execution_id = :exec AND name = 'each' AND item
 SELECT claim('fe');
 SELECT done(:exec, 'report');
 
--- for_each that does not yield an array fails the execution.
+-- The items are the whole sequence the expression yields (a sequence of
+-- one array being that array): "$.input.xs[*]" gives the same items as
+-- "$.input.xs" for one item and none, as for more. (One item once failed
+-- the execution with "did not yield an array", and so did none.)
+SELECT wf_define('{"name": "each_star", "tasks": {
+    "each": {"action": "x", "queue": "star", "for_each": "$.input.xs[*]", "input": {"v": "$.item"}},
+    "keys": {"action": "x", "queue": "star", "for_each": "$.input.m.keyvalue().key", "requires": ["each"]}}}');
+SELECT wf_start('each_star', '{"xs": [7], "m": {"only": 1}}') AS exec \gset
+SELECT claim('star');
+SELECT input FROM wf.task WHERE execution_id = :exec AND name = 'each' AND item = 0;
+SELECT done_item(:exec, 'each', 0, '"seven"');
+SELECT claim('star');
+SELECT name, state, items_total, result FROM wf.task WHERE execution_id = :exec AND item IS NULL ORDER BY id;
+SELECT wf_start('each_star', '{"xs": [], "m": {}}') AS exec \gset
+SELECT name, state, result FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT state FROM wf.execution WHERE id = :exec;
+SELECT wf_start('each_star', '{"xs": [1, 2], "m": {}}') AS exec \gset
+SELECT input FROM wf.task WHERE execution_id = :exec AND item IS NOT NULL ORDER BY item;
+-- a single value that is not an array is one item
 SELECT wf_start('fanout', '{"orders": {"not": "a list"}}') AS exec \gset
 SELECT claim('fe');
 SELECT done(:exec, 'prepare');
-SELECT state, error->>'type' AS type, error->>'message' AS message FROM wf.execution WHERE id = :exec;
+SELECT name, item, input FROM wf.task WHERE execution_id = :exec AND name = 'each' ORDER BY id;
+SELECT wf_cancel(:exec);
 
 -- Refused at wf_define
 \pset format unaligned

@@ -209,12 +209,11 @@ wf_jsonb_bool(bool b)
 	return JsonbValueToJsonb(&v);
 }
 
+/* Everything the expression yields, as an array (its sequence). */
 static Jsonb *
-eval_expr(WfExpr *e, Jsonb *ctx)
+eval_sequence(WfExpr *e, Jsonb *ctx)
 {
 	static Jsonb *no_vars = NULL;
-	Jsonb	   *arr;
-	uint32		n;
 
 	if (no_vars == NULL)
 	{
@@ -225,16 +224,42 @@ eval_expr(WfExpr *e, Jsonb *ctx)
 		no_vars = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 		MemoryContextSwitchTo(old);
 	}
+	return DatumGetJsonbP(DirectFunctionCall4(jsonb_path_query_array,
+											  JsonbPGetDatum(ctx), e->path,
+											  JsonbPGetDatum(no_vars),
+											  BoolGetDatum(false)));
+}
 
-	arr = DatumGetJsonbP(DirectFunctionCall4(jsonb_path_query_array,
-											 JsonbPGetDatum(ctx), e->path,
-											 JsonbPGetDatum(no_vars),
-											 BoolGetDatum(false)));
-	n = JsonContainerSize(&arr->root);
+/* An expression's value: none is null, one is that item, more an array. */
+static Jsonb *
+eval_expr(WfExpr *e, Jsonb *ctx)
+{
+	Jsonb	   *arr = eval_sequence(e, ctx);
+	uint32		n = JsonContainerSize(&arr->root);
+
 	if (n == 0)
 		return wf_jsonb_null();
 	if (n == 1)
 		return JsonbValueToJsonb(getIthJsonbValueFromContainer(&arr->root, 0));
+	return arr;
+}
+
+/*
+ * A for_each's items: the whole sequence the expression yields, except
+ * that a sequence of one array is that array ("$.input.xs" and
+ * "$.input.xs[*]" give the same items, for one item or none as for more).
+ */
+static Jsonb *
+eval_items(WfExpr *e, Jsonb *ctx)
+{
+	Jsonb	   *arr = eval_sequence(e, ctx);
+	JsonbValue *only;
+
+	if (JsonContainerSize(&arr->root) != 1)
+		return arr;
+	only = getIthJsonbValueFromContainer(&arr->root, 0);
+	if (only->type == jbvBinary && JsonContainerIsArray(only->val.binary.data))
+		return JsonbValueToJsonb(only);
 	return arr;
 }
 
@@ -261,6 +286,7 @@ typedef struct EvalEnv
 	Jsonb	   *item;			/* items: {"item": ..., "index": ...}, or NULL */
 	Jsonb	  **cache;			/* items: WF_ITEM_FREE values, by expression */
 	MemoryContext cachecxt;		/* where the cached values live */
+	bool		items;			/* a for_each: the sequence (eval_items) */
 } EvalEnv;
 
 static Jsonb *
@@ -269,6 +295,8 @@ eval_in_env(WfTemplate *t, const char *s, int len, EvalEnv *env)
 	WfExpr	   *e = find_expr(t, s, len);
 	int			k = e - t->exprs;
 
+	if (env->items)
+		return eval_items(e, env->ctx);
 	if (env->item == NULL)
 		return eval_expr(e, env->ctx);
 	switch (e->item_use)
@@ -372,7 +400,19 @@ eval_guarded(WfTemplate *t, EvalEnv *env, char **error)
 Jsonb *
 wf_eval_template(WfTemplate *t, Jsonb *ctx, char **error)
 {
-	EvalEnv		env = {ctx, NULL, NULL, NULL, NULL};
+	EvalEnv		env = {ctx, NULL, NULL, NULL, NULL, false};
+
+	return eval_guarded(t, &env, error);
+}
+
+/*
+ * Evaluate a for_each expression: its items, as an array unless the
+ * template is a literal (see eval_items). Errors as wf_eval_template.
+ */
+Jsonb *
+wf_eval_items(WfTemplate *t, Jsonb *ctx, char **error)
+{
+	EvalEnv		env = {ctx, NULL, NULL, NULL, NULL, true};
 
 	return eval_guarded(t, &env, error);
 }
@@ -389,7 +429,7 @@ wf_eval_item_template(WfTemplate *t, Jsonb *base, Jsonb *item, int index,
 {
 	const char *keys[] = {"item", "index"};
 	Jsonb	   *vals[] = {item, wf_jsonb_int(index)};
-	EvalEnv		env = {NULL, base, wf_jsonb_object(2, keys, vals), cache, cachecxt};
+	EvalEnv		env = {NULL, base, wf_jsonb_object(2, keys, vals), cache, cachecxt, false};
 
 	return eval_guarded(t, &env, error);
 }

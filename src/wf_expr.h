@@ -21,6 +21,7 @@ typedef struct WfTaskView
 extern Jsonb *wf_context(Jsonb *input, Jsonb *vars, int ntasks,
 						 const WfTaskView *tasks, Jsonb *result, Jsonb *error);
 extern Jsonb *wf_eval_template(WfTemplate *t, Jsonb *ctx, char **error);
+extern Jsonb *wf_eval_items(WfTemplate *t, Jsonb *ctx, char **error);
 extern Jsonb *wf_eval_item_template(WfTemplate *t, Jsonb *base, Jsonb *item, int index,
 									Jsonb **cache, MemoryContext cachecxt, char **error);
 extern Jsonb *wf_expr_failure(const char *task, const char *what, const char *message);

@@ -91,7 +91,7 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	ctx = wf_step_context_for(s, tmpls, 2, NULL, NULL);
-	list = wf_eval_template(t->for_each, ctx, &err);
+	list = wf_eval_items(t->for_each, ctx, &err);
 	if (list == NULL)
 	{
 		s->failure = wf_expr_failure(t->name, "for_each", err);
