@@ -162,3 +162,21 @@ SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"engine": 
 SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"engine": "sleep"}}}')$$);
 SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"engine": "sleep", "for": "1 month"}}}')$$);
 SELECT expect_error($$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": "x", "for": "1s"}}}')$$);
+
+-- A "when" (and a for_each) is any jsonpath, not only one starting with
+-- "$": a negation, a lax or strict mode. (They were refused.)
+SELECT wf_define('{"name": "any_path", "tasks": {
+    "a": {"action": "x", "queue": "ap", "on_success": [
+        {"task": "neg", "when": "!($.result.ok == true)"},
+        {"task": "lax", "when": "lax $.result.n > 1"},
+        {"task": "strict", "when": "strict $.result.n > 1"}]},
+    "neg": {"engine": "noop"}, "lax": {"engine": "noop"}, "strict": {"engine": "noop"},
+    "each": {"action": "x", "queue": "ap", "for_each": "strict $.input.xs[*]", "requires": ["a"]}}}');
+SELECT wf_start('any_path', '{"xs": [1, 2, 3]}') AS exec \gset
+SELECT claim('ap');
+SELECT done(:exec, 'a', '{"ok": true, "n": 5}');
+SELECT name, state, items_total FROM wf.task WHERE execution_id = :exec AND item IS NULL ORDER BY id;
+SELECT expect_error($q$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": "x", "on_success": [{"task": "b", "when": "$$.literal"}]}, "b": {"action": "x"}}}')$q$);
+SELECT expect_error($q$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": "x", "on_success": [{"task": "b", "when": ""}]}, "b": {"action": "x"}}}')$q$);
+SELECT expect_error($q$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": "x", "on_success": [{"task": "b", "when": "lax lax $"}]}, "b": {"action": "x"}}}')$q$);
+SELECT expect_error($q$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": "x", "on_success": [{"task": "b", "when": true}]}, "b": {"action": "x"}}}')$q$);

@@ -88,6 +88,8 @@ typedef struct WfTemplate
 {
 	Datum		value;			/* the template as jsonb (wf_graph_compile) */
 	bool		dynamic;		/* has expressions or "$$" escapes */
+	bool		whole;			/* one expression, whatever it starts with
+								 * ("when", "for_each") */
 	int			nexprs;
 	WfExpr	   *exprs;
 } WfTemplate;

@@ -61,11 +61,15 @@ input_or_refuse(PGFunction input, const char *text, const char *where,
 	return result;
 }
 
-/* Refuse text that PostgreSQL's jsonpath parser refuses. */
+/*
+ * Refuse text that PostgreSQL's jsonpath parser refuses (whole: a value
+ * that can only be an expression, such as a "when").
+ */
 void
-wf_expr_check(const char *text, const char *where)
+wf_expr_check(const char *text, const char *where, bool whole)
 {
 	(void) input_or_refuse(jsonpath_in, text, where, "jsonpath expression",
+						   whole ? "Write a PostgreSQL jsonpath, e.g. \"$.a\", \"lax $.a[*]\" or \"!($.a == 1)\"." :
 						   "A string starting with \"$\" is a jsonpath expression; write \"$$\" for a literal \"$\".");
 }
 

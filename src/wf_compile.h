@@ -8,7 +8,7 @@
 
 #include "pg_wf.h"
 
-extern void wf_expr_check(const char *text, const char *where);
+extern void wf_expr_check(const char *text, const char *where, bool whole);
 extern Interval *wf_duration_parse(const char *text, const char *where, bool allow_zero);
 extern void wf_graph_compile(WfGraph *g, Datum definition);
 

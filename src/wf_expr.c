@@ -330,6 +330,8 @@ eval_template(WfTemplate *t, EvalEnv *env)
 	JsonbValue *res = NULL;
 	JsonbIteratorToken tok;
 
+	if (t->whole)
+		return eval_in_env(t, t->exprs[0].source, strlen(t->exprs[0].source), env);
 	if (JB_ROOT_IS_SCALAR(tpl))
 	{
 		JsonbExtractScalar(&tpl->root, &v);

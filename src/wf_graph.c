@@ -180,14 +180,8 @@ parse_transitions(ParseState *ps, EdgeList *l, int i, const char *key, WfEdgeKin
 			if (!name)
 				wf_def_error(epath, NULL, "transition has no task");
 			if (w)
-			{
-				const char *ws = json_is_string(w) ? json_string_value(w) : NULL;
-
-				if (ws == NULL || ws[0] != '$' || ws[1] == '$')
-					wf_def_error(wf_path_key(epath, "when"), "For example \"$.result.ok == true\".",
-								 "when must be a jsonpath expression (a string starting with \"$\")");
-				when = wf_parse_template(ps, w, wf_path_key(epath, "when"));
-			}
+				when = wf_parse_expression(ps, w, wf_path_key(epath, "when"), "when",
+										   "For example \"$.result.ok == true\".");
 		}
 		if (!json_is_string(name))
 			wf_def_error(json_is_object(entry) ? wf_path_key(epath, "task") : epath, NULL,

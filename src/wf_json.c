@@ -405,14 +405,11 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	if (x)
 	{
 		char	   *fpath = wf_path_key(path, "for_each");
-		const char *fs = json_is_string(x) ? json_string_value(x) : NULL;
 
-		if (fs == NULL || fs[0] != '$' || fs[1] == '$')
-			wf_def_error(fpath, "For example \"for_each\": \"$.input.orders\"; each item's input sees $.item and $.index.",
-						 "for_each must be a jsonpath expression (a string starting with \"$\")");
+		t->for_each = wf_parse_expression(ps, x, fpath, "for_each",
+										  "For example \"for_each\": \"$.input.orders\"; each item's input sees $.item and $.index.");
 		if (t->engine != WF_ENGINE_NONE)
 			wf_def_error(fpath, NULL, "an engine task cannot have for_each");
-		t->for_each = wf_parse_template(ps, x, fpath);
 	}
 	x = json_object_get(v, "concurrency");
 	if (x)

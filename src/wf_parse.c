@@ -116,6 +116,30 @@ add_pending(ParseState *ps, WfTemplate *t, int index, const char *path)
 	ps->npending++;
 }
 
+/* Add the expression of string v to the template (once per text). */
+static void
+add_expr(ParseState *ps, WfTemplate *t, json_t *v, const char *path)
+{
+	const char *s = json_string_value(v);
+
+	if (strlen(s) != json_string_length(v))
+		wf_def_error(path, NULL, "expression must not contain NUL characters");
+	if (strlen(s) > WF_MAX_EXPR_LEN)
+		wf_def_error(path, NULL, "expression is %zu bytes long; the limit is %d",
+					 strlen(s), WF_MAX_EXPR_LEN);
+	for (int i = 0; i < t->nexprs; i++)
+		if (strcmp(t->exprs[i].source, s) == 0)
+			return;
+	wf_expr_check(s, path, t->whole);
+	t->exprs = t->nexprs ?
+		repalloc(t->exprs, sizeof(WfExpr) * (t->nexprs + 1)) :
+		palloc(sizeof(WfExpr));
+	memset(&t->exprs[t->nexprs], 0, sizeof(WfExpr));
+	t->exprs[t->nexprs].source = pstrdup(s);
+	add_pending(ps, t, t->nexprs, path);
+	t->nexprs++;
+}
+
 /* Walk a template value: collect its expressions (deduplicated by text). */
 static void
 scan_template(ParseState *ps, WfTemplate *t, json_t *v, const char *path)
@@ -131,22 +155,7 @@ scan_template(ParseState *ps, WfTemplate *t, json_t *v, const char *path)
 				t->dynamic = true;
 				if (s[1] == '$')
 					return;		/* "$$..." is a literal */
-				if (strlen(s) != json_string_length(v))
-					wf_def_error(path, NULL, "expression must not contain NUL characters");
-				if (strlen(s) > WF_MAX_EXPR_LEN)
-					wf_def_error(path, NULL, "expression is %zu bytes long; the limit is %d",
-								 strlen(s), WF_MAX_EXPR_LEN);
-				for (int i = 0; i < t->nexprs; i++)
-					if (strcmp(t->exprs[i].source, s) == 0)
-						return;
-				wf_expr_check(s, path);
-				t->exprs = t->nexprs ?
-					repalloc(t->exprs, sizeof(WfExpr) * (t->nexprs + 1)) :
-					palloc(sizeof(WfExpr));
-				memset(&t->exprs[t->nexprs], 0, sizeof(WfExpr));
-				t->exprs[t->nexprs].source = pstrdup(s);
-				add_pending(ps, t, t->nexprs, path);
-				t->nexprs++;
+				add_expr(ps, t, v, path);
 				return;
 			}
 		case JSON_OBJECT:
@@ -170,6 +179,26 @@ scan_template(ParseState *ps, WfTemplate *t, json_t *v, const char *path)
 		default:
 			return;
 	}
+}
+
+/*
+ * A value that is one jsonpath expression, whatever it starts with ("when",
+ * "for_each": "!($.x == 1)", "lax $.a", "strict $.a[*]" as well as "$.a").
+ * hint and what name it in the error for anything else.
+ */
+WfTemplate *
+wf_parse_expression(ParseState *ps, json_t *v, const char *path, const char *what,
+					const char *hint)
+{
+	WfTemplate *t = palloc0(sizeof(WfTemplate));
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+
+	if (s == NULL || s[0] == '\0' || (s[0] == '$' && s[1] == '$'))
+		wf_def_error(path, hint, "%s must be a jsonpath expression (a string such as \"$.a\")", what);
+	t->dynamic = true;
+	t->whole = true;
+	add_expr(ps, t, v, path);
+	return t;
 }
 
 WfTemplate *

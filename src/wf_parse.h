@@ -38,5 +38,7 @@ extern char *wf_path_index(const char *parent, size_t i);
 extern void wf_check_keys(json_t *obj, const char *path, const char *const *allowed,
 						  const char *hint);
 extern WfTemplate *wf_parse_template(ParseState *ps, json_t *v, const char *path);
+extern WfTemplate *wf_parse_expression(ParseState *ps, json_t *v, const char *path,
+									   const char *what, const char *hint);
 
 #endif							/* WF_PARSE_H */
