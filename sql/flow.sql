@@ -180,3 +180,19 @@ SELECT expect_error($q$SELECT wf_define('{"name": "x", "tasks": {"a": {"action":
 SELECT expect_error($q$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": "x", "on_success": [{"task": "b", "when": ""}]}, "b": {"action": "x"}}}')$q$);
 SELECT expect_error($q$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": "x", "on_success": [{"task": "b", "when": "lax lax $"}]}, "b": {"action": "x"}}}')$q$);
 SELECT expect_error($q$SELECT wf_define('{"name": "x", "tasks": {"a": {"action": "x", "on_success": [{"task": "b", "when": true}]}, "b": {"action": "x"}}}')$q$);
+
+-- An execution that succeeds early (engine succeed) leaves no half-filled
+-- join behind (its wf.join_state row stayed forever). A failed or
+-- cancelled one keeps them for wf_rerun (wf_purge removes them).
+\pset format aligned
+\pset tuples_only off
+SELECT wf_define('{"name": "early_end", "tasks": {
+    "a": {"action": "x", "queue": "ee"}, "b": {"action": "x", "queue": "ee"},
+    "j": {"action": "x", "queue": "ee", "requires": ["a", "b"]},
+    "stop": {"engine": "succeed", "requires": ["a"]}}}');
+SELECT wf_start('early_end') AS exec \gset
+SELECT claim('ee');
+SELECT done(:exec, 'a');
+SELECT state FROM wf.execution WHERE id = :exec;
+SELECT count(*) AS join_rows FROM wf.join_state WHERE execution_id = :exec;
+SELECT name, state FROM wf.task WHERE execution_id = :exec ORDER BY id;

@@ -81,7 +81,10 @@ wf_update_execution(WfStep *s, WfExecState state, Jsonb *output, Jsonb *error)
 		"  SELECT $1, u.task_id, u.task, u.state, u.detail"
 		"  FROM ROWS FROM (pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.text[]),"
 		"       pg_catalog.unnest($9::pg_catalog.text[]), pg_catalog.unnest($10::pg_catalog.jsonb[]))"
-		"       AS u(task_id, task, state, detail))"
+		"       AS u(task_id, task, state, detail)),"
+		/* a succeeded execution's joins and for_each counts are done with */
+		" js AS (DELETE FROM wf.join_state WHERE execution_id = $1 AND $4 = 'succeeded'),"
+		" fs AS (DELETE FROM wf.foreach_state WHERE execution_id = $1 AND $4 = 'succeeded')"
 		"UPDATE wf.execution SET active = $2, vars = COALESCE($3, vars), state = $4, output = $5, "
 		"error = $6, updated_at = pg_catalog.now(), "
 		"finished_at = CASE WHEN $4 = 'running' THEN NULL ELSE pg_catalog.now() END "
