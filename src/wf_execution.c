@@ -81,10 +81,7 @@ wf_update_execution(WfStep *s, WfExecState state, Jsonb *output, Jsonb *error)
 		"  SELECT $1, u.task_id, u.task, u.state, u.detail"
 		"  FROM ROWS FROM (pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.text[]),"
 		"       pg_catalog.unnest($9::pg_catalog.text[]), pg_catalog.unnest($10::pg_catalog.jsonb[]))"
-		"       AS u(task_id, task, state, detail)),"
-		/* a succeeded execution's joins and for_each counts are done with */
-		" js AS (DELETE FROM wf.join_state WHERE execution_id = $1 AND $4 = 'succeeded'),"
-		" fs AS (DELETE FROM wf.foreach_state WHERE execution_id = $1 AND $4 = 'succeeded')"
+		"       AS u(task_id, task, state, detail))"
 		"UPDATE wf.execution SET active = $2, vars = COALESCE($3, vars), state = $4, output = $5, "
 		"error = $6, updated_at = pg_catalog.now(), "
 		"finished_at = CASE WHEN $4 = 'running' THEN NULL ELSE pg_catalog.now() END "
@@ -318,6 +315,31 @@ wf_fail_execution(WfStep *s, Jsonb *error)
 	wf_update_execution(s, WF_EXEC_FAILED, NULL, error);
 }
 
+/*
+ * A succeeded execution (one that ended early: "engine": "succeed") may
+ * leave joins and for_each counts half filled: they are done with. (A
+ * failed or cancelled one keeps them for wf_rerun, until wf_purge.) Only
+ * graphs that have joins or for_each tasks pay for the statement.
+ */
+static void
+forget_joins(WfStep *s)
+{
+	static WfPlan forget = {
+		"WITH j AS (DELETE FROM wf.join_state WHERE execution_id = $1) "
+		"DELETE FROM wf.foreach_state WHERE execution_id = $1",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	bool		any = false;
+
+	for (int i = 0; i < s->g->ntasks && !any; i++)
+		any = s->g->tasks[i].nrequires > 1 || s->g->tasks[i].for_each != NULL;
+	if (!any)
+		return;
+	values[0] = Int64GetDatum(s->exec_id);
+	wf_exec(&forget, values, NULL, 0);
+}
+
 /* Store the execution's new bookkeeping; finish it if nothing is left. */
 static void
 save_execution(WfStep *s, Jsonb *ctx_for_output)
@@ -338,6 +360,7 @@ save_execution(WfStep *s, Jsonb *ctx_for_output)
 		}
 		state = WF_EXEC_SUCCEEDED;
 		wf_events_exec(&s->ev, state, NULL);
+		forget_joins(s);
 	}
 	wf_update_execution(s, state, output, NULL);
 }
