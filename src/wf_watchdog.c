@@ -71,7 +71,7 @@ PGDLLEXPORT void wf_watchdog_main(Datum arg);
 #define DEFAULT_STEP_TIMEOUT_MS	10000
 #define REPOLL_MS			100 /* past due but locked by someone: look again */
 #define PURGE_EVERY_MS		60000	/* retention: look for finished executions */
-#define PURGE_PAUSE			7	/* retention: pause after a batch, in batches */
+#define PURGE_PAUSE			15	/* retention: pause after a batch, in batches */
 
 /* GUCs */
 static int	wf_batch_size = DEFAULT_BATCH_SIZE;
@@ -98,7 +98,7 @@ wf_watchdog_init(void)
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("pg_wf.retention",
 							"The watchdog purges executions that finished longer ago than this (0: never).",
-							"In batches of pg_wf.batch_size executions, each its own transaction, using at most an eighth of the worker's time.",
+							"In batches of pg_wf.batch_size executions, each its own transaction, using at most a sixteenth of the worker's time.",
 							&wf_retention, 0, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 }
@@ -681,9 +681,10 @@ worker_purge(void)
 /*
  * When the next retention batch is due, after one that started at
  * "started" and purged n executions. A full batch is followed by the next
- * after PURGE_PAUSE times as long as it took: the purge takes at most an
- * eighth of the worker's time (a quarter cost runners a third of their
- * throughput on two cores: make bench, workload 7), and the due work is
+ * after PURGE_PAUSE times as long as it took: the purge takes at most a
+ * sixteenth of the worker's time (a quarter cost runners a third of their
+ * throughput on two cores, an eighth 0.50-0.96 of it: make bench, workload
+ * 7, test/bench/README.md), and the due work is
  * never more than a batch behind. Otherwise there is nothing more to purge
  * now: look again after PURGE_EVERY_MS.
  */
