@@ -82,10 +82,9 @@ TimestampTz
 wf_purge_cutoff(const Interval *older_than)
 {
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	double		days = older_than->month * 31.0 + older_than->day +
-	(double) older_than->time / USECS_PER_DAY;
 
-	if (days > (double) (now - MIN_TIMESTAMP) / USECS_PER_DAY - 62)
+	/* (a margin of two months: months count 30 days in wf_interval_days) */
+	if (wf_interval_days(older_than) > (double) (now - MIN_TIMESTAMP) / USECS_PER_DAY - 62)
 		return MIN_TIMESTAMP;
 	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 												   TimestampTzGetDatum(now),

@@ -31,8 +31,8 @@ wf_after(TimestampTz start, const Interval *iv)
 }
 
 /* An interval's length in days, a month counted as 30 days. */
-static double
-interval_days(const Interval *iv)
+double
+wf_interval_days(const Interval *iv)
 {
 	return iv->month * 30.0 + iv->day + (double) iv->time / USECS_PER_DAY;
 }
@@ -51,7 +51,7 @@ wf_check_positive_interval(const Interval *iv, const char *what)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a positive interval", what),
 				 errhint("For example '5 minutes'.")));
-	if (interval_days(iv) > WF_MAX_DURATION_DAYS)
+	if (wf_interval_days(iv) > WF_MAX_DURATION_DAYS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be at most %d days", what, WF_MAX_DURATION_DAYS),

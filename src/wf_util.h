@@ -11,6 +11,7 @@
 #include "fmgr.h"
 
 extern double wf_interval_usecs(const Interval *iv);
+extern double wf_interval_days(const Interval *iv);
 extern TimestampTz wf_after(TimestampTz start, const Interval *iv);
 extern void wf_check_positive_interval(const Interval *iv, const char *what);
 extern void wf_check_length(const text *t, int max, const char *what);

@@ -53,6 +53,9 @@ like($node->safe_psql('postgres', "SELECT error->>'message' FROM wf.execution WH
 ok($node->log_contains(qr/WARNING:  pg_wf watchdog: lease_expired of execution $p failed/, $log_offset),
 	'the failure is in the server log');
 is($worker_pid->(), $pid0, 'the worker did not exit');
+like($node->safe_psql('postgres', q{
+  SELECT errors || ' ' || last_error FROM wf.watchdog_status WHERE database = 'postgres'}),
+	qr/^1 lease_expired of execution $p: .*ghost/, 'wf.watchdog_status shows the failed step as its last error');
 
 # --- a lock a client holds is never waited for -------------------------------
 # A runner claims R's task and keeps its transaction open; R's timeout (2 s)
