@@ -164,6 +164,16 @@ wf_launcher_init(void)
  * ---------------------------------------------------------------------
  */
 
+/* The registry's view of a database's slot (which it must have). */
+static WfStatus
+slot_of(KnownDb *db)
+{
+	WfStatus	st;
+
+	wf_registry_read(db->slot, &st);
+	return st;
+}
+
 static KnownDb *
 find_db(Oid oid)
 {
@@ -243,7 +253,7 @@ scan_databases(void)
 		KnownDb    *db = &dbs[i];
 
 		if (!db->seen && db->slot >= 0 &&
-			(db->handle != NULL || wf_registry_attached(db->slot)))
+			(db->handle != NULL || slot_of(db).pid != 0))
 			wf_registry_stop(db->oid, STOP_GRACE_MS);
 		else if (!db->seen)
 		{
@@ -285,7 +295,7 @@ reap(KnownDb *db, TimestampTz now)
 {
 	pfree(db->handle);
 	db->handle = NULL;
-	if (wf_registry_absent(db->slot))
+	if (slot_of(db).absent)
 	{
 		if (wf_database[0] != '\0')
 			ereport(LOG,
@@ -308,7 +318,7 @@ start_at(KnownDb *db)
 	if (db->absent || db->handle != NULL)
 		return 0;
 	if (db->slot >= 0)
-		return Max(db->restart_at, wf_registry_stopped_until(db->slot));
+		return Max(db->restart_at, slot_of(db).stop_until);
 	return db->restart_at;
 }
 
@@ -325,7 +335,7 @@ reap_all(TimestampTz now)
 
 		if (db->handle != NULL && GetBackgroundWorkerPid(db->handle, &pid) == BGWH_STOPPED)
 			reap(db, now);
-		if (db->handle != NULL && wf_registry_passes(db->slot) == 0)
+		if (db->handle != NULL && slot_of(db).health.passes == 0)
 			looking++;
 	}
 	return looking;
@@ -430,7 +440,7 @@ wf_launcher_main(Datum arg)
 				db->restart_at = TimestampTzPlusMilliseconds(now, RESCAN_MS);
 				continue;
 			}
-			if (wf_registry_attached(db->slot))
+			if (slot_of(db).pid != 0)
 			{
 				/* started by this launcher's predecessor: still serving */
 				db->restart_at = TimestampTzPlusMilliseconds(now, WORKER_RESTART_S * 1000);

@@ -184,56 +184,30 @@ wf_registry_release(int slot)
 	SpinLockRelease(&reg->mutex);
 }
 
-/* Did the slot's watchdog find no pg_wf in its database? */
-bool
-wf_registry_absent(int slot)
+/* A slot as the launcher and wf_watchdog_status() read it (mutex held). */
+static void
+copy_status(WfSlot *s, WfStatus *out)
 {
-	bool		absent;
-
-	SpinLockAcquire(&reg->mutex);
-	absent = reg->slots[slot].absent;
-	SpinLockRelease(&reg->mutex);
-	return absent;
+	out->dboid = s->dboid;
+	out->pid = s->pid;
+	out->next_wake = s->next_wake;
+	out->stop_until = s->stop_until;
+	out->absent = s->absent;
+	out->health = s->health;
 }
 
 /*
- * Is a watchdog attached to the slot? (One the launcher did not start: a
- * launcher that exited and was restarted lost its handles, not its
- * watchdogs.)
+ * The slot's state, in one look: its watchdog (pid 0: none attached — a
+ * restarted launcher lost its handles, not its watchdogs), whether it
+ * found no pg_wf (absent), until when the launcher must stay away
+ * (stop_until), and its passes (0: still looking for pg_wf).
  */
-bool
-wf_registry_attached(int slot)
+void
+wf_registry_read(int slot, WfStatus *out)
 {
-	bool		attached;
-
 	SpinLockAcquire(&reg->mutex);
-	attached = reg->slots[slot].pid != 0;
+	copy_status(&reg->slots[slot], out);
 	SpinLockRelease(&reg->mutex);
-	return attached;
-}
-
-/* How many passes has the slot's watchdog made (0: it is still looking)? */
-int64
-wf_registry_passes(int slot)
-{
-	int64		passes;
-
-	SpinLockAcquire(&reg->mutex);
-	passes = reg->slots[slot].health.passes;
-	SpinLockRelease(&reg->mutex);
-	return passes;
-}
-
-/* Until when must the launcher stay away from the slot's database (0: it need not). */
-TimestampTz
-wf_registry_stopped_until(int slot)
-{
-	TimestampTz until;
-
-	SpinLockAcquire(&reg->mutex);
-	until = reg->slots[slot].stop_until;
-	SpinLockRelease(&reg->mutex);
-	return until;
 }
 
 /* ---------------------------------------------------------------------
@@ -439,11 +413,7 @@ wf_registry_status(WfStatus **out)
 
 		if (!OidIsValid(s->dboid))
 			continue;
-		(*out)[n].dboid = s->dboid;
-		(*out)[n].pid = s->pid;
-		(*out)[n].next_wake = s->next_wake;
-		(*out)[n].health = s->health;
-		n++;
+		copy_status(s, &(*out)[n++]);
 	}
 	SpinLockRelease(&reg->mutex);
 	return n;

@@ -28,6 +28,8 @@ typedef struct WfStatus
 	Oid			dboid;
 	pid_t		pid;			/* 0: not running now */
 	TimestampTz next_wake;
+	TimestampTz stop_until;		/* the launcher stays away until then */
+	bool		absent;			/* its watchdog found no pg_wf */
 	WfHealth	health;
 } WfStatus;
 
@@ -39,10 +41,7 @@ extern void wf_registry_attach_launcher(Latch *latch);
 extern int	wf_registry_take_requests(Oid *oids, int max);
 extern int	wf_registry_claim(Oid dboid);
 extern void wf_registry_release(int slot);
-extern bool wf_registry_absent(int slot);
-extern bool wf_registry_attached(int slot);
-extern int64 wf_registry_passes(int slot);
-extern TimestampTz wf_registry_stopped_until(int slot);
+extern void wf_registry_read(int slot, WfStatus *out);
 
 /* a watchdog */
 extern void wf_registry_attach(int slot, Latch *latch);
