@@ -179,3 +179,18 @@ ROWS 1;
 COMMENT ON FUNCTION wf_task_complete_claim(bigint[], text[], jsonb[], text[], text, integer, interval, text) IS 'A runner''s round trip in one transaction: completions as wf_task_complete_batch, then a claim as wf_claim (its tasks returned)';
 REVOKE ALL ON FUNCTION wf_task_complete_claim(bigint[], text[], jsonb[], text[], text, integer, interval, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION wf_task_complete_claim(bigint[], text[], jsonb[], text[], text, integer, interval, text) TO wf_admin, wf_runner;
+
+-- Pictures: wf_graph() returns Graphviz DOT (src/wf_dot.c).
+CREATE FUNCTION wf_graph(workflow text) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_graph_workflow'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_graph(text) IS 'Graphviz DOT of the newest version of a workflow: tasks, edges by kind with their conditions, joins';
+
+CREATE FUNCTION wf_graph(execution_id bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_graph_execution'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_graph(bigint) IS 'Graphviz DOT of an execution: its workflow''s graph with each task coloured by state, attempts and durations';
+REVOKE ALL ON FUNCTION wf_graph(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION wf_graph(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wf_graph(text) TO wf_admin;
+GRANT EXECUTE ON FUNCTION wf_graph(bigint) TO wf_admin;

@@ -116,6 +116,7 @@ typedef struct WfEdge
 {
 	int			target;
 	WfEdgeKind	kind;
+	bool		requires;		/* written as the target's requires */
 	WfTemplate *when;			/* a jsonpath that must yield true, or NULL */
 } WfEdge;
 

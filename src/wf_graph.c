@@ -131,6 +131,7 @@ add_edge(EdgeList *l, WfGraph *g, int source, int target, WfEdgeKind kind,
 	l->e[l->n].edge.target = target;
 	l->e[l->n].edge.kind = kind;
 	l->e[l->n].edge.when = when;
+	l->e[l->n].edge.requires = false;
 	l->e[l->n].path = path;
 	l->n++;
 }
@@ -234,6 +235,7 @@ wf_resolve_edges(ParseState *ps)
 				wf_def_error(epath, NULL, "task \"%s\" requires \"%s\" twice", t->name,
 							 json_string_value(r));
 			add_edge(&l, g, idx, i, WF_EDGE_SUCCESS, NULL, epath);
+			l.e[l.n - 1].edge.requires = true;
 		}
 	}
 	for (int i = 0; i < g->ntasks; i++)

@@ -102,7 +102,7 @@ check_queue_grant(Datum queue)
  * (task_id, execution_id, task, action, input, attempt, token).
  */
 void
-wf_claim_into(FunctionCallInfo fcinfo, int argno, Tuplestorestate * ts, TupleDesc desc)
+wf_claim_into(FunctionCallInfo fcinfo, int argno, Tuplestorestate *ts, TupleDesc desc)
 {
 	static WfPlan claim = {
 		CLAIM_SQL("AND NOT t.held"),

@@ -9,6 +9,6 @@
 
 /* wf_task_complete_claim(): claim with the arguments from argno on */
 extern void wf_claim_into(FunctionCallInfo fcinfo, int argno,
-						  Tuplestorestate * ts, TupleDesc desc);
+						  Tuplestorestate *ts, TupleDesc desc);
 
 #endif							/* WF_QUEUE_H */

@@ -35,7 +35,7 @@ static planner_hook_type prev_planner = NULL;
 static int	engine_depth = 0;
 
 static PlannedStmt *
-engine_planner(Query * parse, const char *query_string, int cursorOptions,
+engine_planner(Query *parse, const char *query_string, int cursorOptions,
 			   ParamListInfo boundParams)
 {
 	PlannedStmt *stmt;
@@ -146,6 +146,15 @@ wf_get_int32(uint64 r, int col)
 	Datum		d = get_datum(r, col, &isnull);
 
 	return isnull ? 0 : DatumGetInt32(d);
+}
+
+double
+wf_get_float8(uint64 r, int col)
+{
+	bool		isnull;
+	Datum		d = get_datum(r, col, &isnull);
+
+	return isnull ? 0 : DatumGetFloat8(d);
 }
 
 bool

@@ -37,6 +37,7 @@ extern int64 *wf_exec_ids(WfPlan *p, Datum *values, uint64 *n);
 extern bool wf_isnull(uint64 r, int col);
 extern int64 wf_get_int64(uint64 r, int col);
 extern int32 wf_get_int32(uint64 r, int col);
+extern double wf_get_float8(uint64 r, int col); /* 0 if null */
 extern bool wf_get_bool(uint64 r, int col); /* false if null */
 extern TimestampTz wf_get_timestamptz(uint64 r, int col);	/* 0 if null */
 extern char *wf_get_text(uint64 r, int col);	/* NULL if null */
