@@ -24,12 +24,31 @@ REGRESS_OPTS = --inputdir=.
 ISOLATION      = claim_race join_race duplicate_completion notify delegate_race watchdog_race batch_order lifecycle_race foreach_race purge_race
 ISOLATION_OPTS = --inputdir=test
 
+# wf-runner, the reference runner (src/runner): a program with libpq,
+# jansson and libmicrohttpd, installed into pg_config's bindir.
+RUNNER_OBJS = src/runner/log.o src/runner/config.o src/runner/action.o \
+              src/runner/db.o src/runner/http.o src/runner/main.o
+EXTRA_CLEAN = wf-runner $(RUNNER_OBJS)
+
 # No JIT bitcode: it needs clang, and the engine gains nothing from it.
 override with_llvm = no
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+RUNNER_CFLAGS = -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+                -Wno-missing-field-initializers -I$(shell $(PG_CONFIG) --includedir) \
+                -DWF_VERSION='"$(EXTVERSION)"'
+all: wf-runner
+src/runner/%.o: src/runner/%.c src/runner/runner.h
+	$(CC) $(RUNNER_CFLAGS) -c -o $@ $<
+wf-runner: $(RUNNER_OBJS)
+	$(CC) -o $@ $(RUNNER_OBJS) -L$(shell $(PG_CONFIG) --libdir) -lpq -ljansson -lmicrohttpd -lpthread
+install: install-runner
+.PHONY: install-runner
+install-runner: wf-runner
+	$(INSTALL_PROGRAM) wf-runner '$(DESTDIR)$(bindir)/wf-runner'
 
 sql/pg_wf--$(EXTVERSION).sql: sql/pg_wf.sql
 	cp $< $@
