@@ -19,13 +19,15 @@ wf_install_deps() {
     inc=$("$PG_CONFIG" --includedir-server)
     [ -f "$inc/postgres.h" ] || need+=(server)
     [ -f /usr/include/jansson.h ] || need+=(jansson)
+    [ -f /usr/include/microhttpd.h ] || need+=(microhttpd)
+    [ -f "$("$PG_CONFIG" --includedir)/libpq-fe.h" ] || need+=(libpq)
     perl -MIPC::Run -e1 2>/dev/null || need+=(ipcrun)
     command -v make >/dev/null && command -v gcc >/dev/null || need+=(build)
     command -v pg_bsd_indent >/dev/null || need+=(indent)
     [ ${#need[@]} -eq 0 ] && return 0
     echo "== installing build dependencies: ${need[*]}"
     as_root apt-get update -qq
-    local pkgs=(libjansson-dev libipc-run-perl make gcc pg-bsd-indent)
+    local pkgs=(libjansson-dev libmicrohttpd-dev libpq-dev libipc-run-perl make gcc pg-bsd-indent ${WF_EXTRA_PKGS:-})
     local v
     v=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null || true)
     if [ -n "$v" ] && as_root apt-get install -y -qq "postgresql-server-dev-15=$v" "${pkgs[@]}" >/dev/null; then

@@ -25,7 +25,7 @@ fi
 rm -rf results output_iso regression.diffs regression.out
 make -s installcheck-regress || failed=1
 make -s installcheck-isolation || failed=1
-echo "== TAP tests (test/t): worker, restart, crash, upgrade, watchdog isolation, capture, dump and restore, dropping the database, every database, no JIT"
+echo "== TAP tests (test/t): worker, restart, crash, upgrade, watchdog isolation, capture, dump and restore, dropping the database, every database, no JIT, wf-runner and its HTTP endpoint"
 bash test/tap.sh || failed=1
 
 if [ $failed -ne 0 ]; then

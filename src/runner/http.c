@@ -230,7 +230,12 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 
 		req = calloc(1, sizeof(Request));
 		*state = req;
-		if (len && strtoull(len, NULL, 10) > cfg.http_max_body)
+		/*
+		 * A body a little too large is read and dropped, so that the client
+		 * sees the 413 (answering before the body is read resets a client
+		 * still sending); a far larger one is refused at once.
+		 */
+		if (len && strtoull(len, NULL, 10) > cfg.http_max_body * 16)
 			return fail(c, 413, "the body is too large");
 		return MHD_YES;
 	}
@@ -239,12 +244,18 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		if (!req->too_large && req->len + *upload_size <= cfg.http_max_body)
 		{
 			req->body = realloc(req->body, req->len + *upload_size + 1);
+			/* (len counts what was dropped too, once too large) */
 			memcpy(req->body + req->len, upload, *upload_size);
 			req->len += *upload_size;
 			req->body[req->len] = '\0';
 		}
 		else
+		{
 			req->too_large = true;
+			req->len += *upload_size;
+			if (req->len > cfg.http_max_body * 16)
+				return fail(c, 413, "the body is too large");
+		}
 		*upload_size = 0;
 		return MHD_YES;
 	}
