@@ -302,6 +302,8 @@ wf_graph_execution(PG_FUNCTION_ARGS)
 	int64		id = wf_arg_id(fcinfo, 0, "execution_id");
 	Datum		arg = Int64GetDatum(id);
 	char	   *workflow;
+	char	   *state;
+	int			version;
 	WfGraph    *g;
 	TaskRun    *runs;
 	uint64		n;
@@ -314,9 +316,11 @@ wf_graph_execution(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WF_UNKNOWN_EXECUTION),
 				 errmsg("execution " INT64_FORMAT " does not exist", id)));
 	workflow = wf_get_text(0, 1);
-	g = wf_graph_get(workflow, wf_get_int32(0, 2));
-	title = psprintf("%s v%d · execution " INT64_FORMAT " · %s", g->name, g->version, id,
-					 wf_get_text(0, 3));
+	version = wf_get_int32(0, 2);
+	state = wf_get_text(0, 3);
+	/* (this may run a statement: what the row said is copied first) */
+	g = wf_graph_get(workflow, version);
+	title = psprintf("%s v%d · execution " INT64_FORMAT " · %s", g->name, g->version, id, state);
 
 	runs = palloc0(sizeof(TaskRun) * Max(g->ntasks, 1));
 	for (int i = 0; i < g->ntasks; i++)
