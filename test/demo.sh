@@ -80,7 +80,14 @@ echo "             --actions test/demo/actions --config test/demo/actions.ini"
     --http "127.0.0.1:$port" --concurrency 8 \
     > >(sed -u 's/^[0-9-]* \([0-9:.]*\) /  runner | \1 /') 2>&1 &
 runner=$!
-trap 'kill $runner 2>/dev/null; wait $runner 2>/dev/null; wf_stop_cluster' EXIT
+demo_cleanup() {
+    local rc=$?
+    kill "$runner" 2>/dev/null || true
+    wait "$runner" 2>/dev/null || true
+    set +e; (exit $rc)
+    wf_stop_cluster
+}
+trap demo_cleanup EXIT
 tail -n +1 -f "$WF_DEMO_LOG" &
 tailer=$!
 for _ in $(seq 1 240); do

@@ -127,6 +127,26 @@ storm_ok=$(q "SELECT ((SELECT count(*) FROM wf.execution WHERE workflow = 'appro
                               GROUP BY e.task_id HAVING count(*) <> 1))::text")
 echo "   $cbs callbacks/s; all 10,000 applied exactly once: $storm_ok"
 
+echo "== 4b. the same storm over HTTP: wf-runner's endpoint, 8 keep-alive connections"
+HCB="$WF_PGDIR/http_callbacks"
+gcc -O2 -pthread test/bench/http_callbacks.c -o "$HCB"
+hport=18990
+while (exec 3<>"/dev/tcp/127.0.0.1/$hport") 2>/dev/null; do hport=$((hport + 1)); done
+q "SELECT count(wf_start('approve')) FROM generate_series(1, 10000)" >/dev/null
+for i in $(seq 10); do
+    q "SELECT task_id || ' ' || wf_task_delegate(task_id, token, '1 hour') FROM wf_claim('delegates', 1000)"
+done > "$WF_PGDIR/http_tasks"
+# (its own queue, which nobody fills: this runner only serves callbacks)
+"$("$PG_CONFIG" --bindir)/wf-runner" -d "host=$PGHOST port=$PGPORT dbname=bench" -q http_bench_idle \
+    --quiet --http "127.0.0.1:$hport" --http-threads 8 2>"$WF_PGDIR/wf-runner.log" &
+hrunner=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$hport") 2>/dev/null && break; sleep 0.1; done
+http_storm=$("$HCB" "$hport" 8 < "$WF_PGDIR/http_tasks")
+kill -TERM "$hrunner"; wait "$hrunner" || true
+hcbs=$(echo "$http_storm" | sed 's/.*"callbacks_per_s": \([0-9]*\).*/\1/')
+http_ok=$(q "SELECT (count(*) = 20000)::text FROM wf.task WHERE queue = 'delegates' AND state = 'succeeded'")
+echo "   $hcbs callbacks/s over HTTP ($http_storm); all 20,000 delegated tasks succeeded: $http_ok"
+
 echo "== 6. latency: completion commit -> next task claimed by a LISTENing runner"
 lat_low=$("$LAT" 500)
 echo "   low load:  $lat_low"
@@ -243,6 +263,7 @@ printf '%-44s %12s %12s %8s %10s %5s\n' "3. for_each, us/item, 10,000 vs 1,000 i
 rd=$(ratio "$def100k" "$def10k")
 printf '%-44s %12s %12s %8s %10s %5s\n' "3. wf_define, us/edge, 100k vs 10k edges" "$def100k" "$def10k" "$rd" "~1" "$(met "$rd" 1.5 lt)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "4. delegate storm (callbacks/s, 8 sessions)" "$cbs" "" "" "exact" "$storm_ok"
+printf '%-44s %12s %12s %8s %10s %5s\n' "4. the same over HTTP (callbacks/s, 8 conns)" "$hcbs" "$cbs" "$(ratio "$hcbs" "$cbs")" "exact" "$http_ok"
 printf '%-44s %12s %12s %8s %10s %5s\n' "5. unbatched, 1M finished vs empty (tasks/s)" "$wf5" "$wf1" "$r5" ">= 0.9" "$(met "$r5" 0.9 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "7. unbatched while purging vs not (tasks/s)" "$wf7" "$wf7_base" "$r7" ">= 0.8" "$(met "$r7" 0.8 ge)"
 printf '%-44s %12s\n' "7. purge rate (executions/s, 2 tasks each)" "$purge_rate"
@@ -266,6 +287,8 @@ cat > "$OUT" <<JSON
             "for_each_1000_us_per_item": $each1000, "for_each_10000_us_per_item": $each10000, "for_each_ratio": $re},
   "define": {"edges_10k_us_per_edge": $def10k, "edges_100k_us_per_edge": $def100k, "ratio": $rd},
   "delegate_storm": {"callbacks_per_s": $cbs, "sessions": 8, "exactly_once": $storm_ok},
+  "http_callbacks": {"callbacks_per_s": $hcbs, "connections": 8, "http_threads": 8, "sql_callbacks_per_s": $cbs,
+                     "all_succeeded": $http_ok},
   "scale": {"finished_tasks": $finished, "pg_wf": $wf5, "empty": $wf1, "ratio": $r5, "target": 0.9},
   "retention": {"old_executions": $old, "pg_wf_purging": $wf7, "pg_wf_not_purging": $wf7_base, "ratio": $r7, "target": 0.8,
                 "purged": $((p1 - p0)), "purge_per_s": $purge_rate},
