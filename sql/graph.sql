@@ -22,11 +22,12 @@ SELECT wf_graph('pictured');
 -- An execution: states, attempts, for_each item counts, pending tasks.
 -- Durations depend on the clock: they are masked.
 CREATE FUNCTION graph_of(exec bigint) RETURNS SETOF text LANGUAGE sql AS $$
-    SELECT regexp_replace(l, ' · [0-9.]+ (ms|s|min|h)', ' · <t>', 'g')
+    SELECT regexp_replace(regexp_replace(l, ' · [0-9.]+ (ms|s|min|h)', ' · <t>', 'g'),
+                          'execution [0-9]+', 'execution N')
     FROM regexp_split_to_table(wf_graph(exec), E'\n') l
     WHERE l LIKE '  "%' OR l LIKE '%graph [%'
 $$;
-SELECT wf_define('{"name": "shown", "input": ["xs"], "tasks": {
+SELECT wf_define('{"name": "shown", "input": ["xs"], "task_defaults": {"queue": "graphq"}, "tasks": {
     "fetch": {"action": "get", "retry": {"count": 1}},
     "each":  {"action": "work", "requires": ["fetch"], "for_each": "$.input.xs", "concurrency": 2},
     "after": {"action": "x", "requires": ["each"]},
@@ -35,12 +36,12 @@ SELECT wf_start('shown', '{"xs": [1, 2, 3]}') AS exec \gset
 -- (a new session: the graph is not cached yet)
 \c -
 SELECT * FROM graph_of(:exec);
-SELECT claim();
+SELECT claim('graphq');
 SELECT done(:exec, 'fetch', '{"m": "boom"}', 'error');
 UPDATE wf.task SET not_before = now() WHERE execution_id = :exec;
-SELECT claim();
+SELECT claim('graphq');
 SELECT done(:exec, 'fetch');
-SELECT claim();
+SELECT claim('graphq');
 SELECT wf_task_complete(task_id, 'success', '{}', token) FROM claimed
 WHERE execution_id = :exec AND task = 'each' ORDER BY task_id LIMIT 1;
 SELECT * FROM graph_of(:exec);
