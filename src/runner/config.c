@@ -117,6 +117,17 @@ parse_seconds(const char *s, const char *what)
 	return v;
 }
 
+/* a period that a loop waits for: at least 0.1 s */
+static double
+parse_interval_min(const char *s, const char *what)
+{
+	double		v = parse_seconds(s, what);
+
+	if (v < 0.1)
+		die_usage("invalid %s: at least 0.1 seconds", what);
+	return v;
+}
+
 static long
 parse_count(const char *s, long min, long max, const char *what)
 {
@@ -354,14 +365,10 @@ config_parse(int argc, char **argv)
 				cfg.action_timeout = parse_seconds(optarg, "--timeout");
 				break;
 			case OPT_HEARTBEAT:
-				cfg.heartbeat = parse_seconds(optarg, "--heartbeat");
-				if (cfg.heartbeat < 0.1)
-					die_usage("invalid %s: at least 0.1 seconds", "--heartbeat");
+				cfg.heartbeat = parse_interval_min(optarg, "--heartbeat");
 				break;
 			case OPT_POLL:
-				cfg.poll = parse_seconds(optarg, "--poll");
-				if (cfg.poll < 0.1)
-					die_usage("invalid %s: at least 0.1 seconds", "--poll");
+				cfg.poll = parse_interval_min(optarg, "--poll");
 				break;
 			case OPT_GRACE:
 				cfg.grace = parse_seconds(optarg, "--grace");

@@ -413,11 +413,21 @@ db_report(Task **tasks, int n)
 			return;
 		if (r == CALL_OK)
 		{
-			for (int i = 0; i < n; i++)
+			/* rows come in the engine's order (by execution): match by id */
+			for (int r = 0; r < PQntuples(res); r++)
 			{
-				log_reported(tasks[i], PQgetvalue(res, i, 1));
-				tasks[i]->phase = PHASE_DONE;
+				int64_t		id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+
+				for (int i = 0; i < n; i++)
+					if (tasks[i]->id == id && tasks[i]->phase == PHASE_REPORT)
+					{
+						log_reported(tasks[i], PQgetvalue(res, r, 1));
+						tasks[i]->phase = PHASE_DONE;
+						break;
+					}
 			}
+			for (int i = 0; i < n; i++)
+				tasks[i]->phase = PHASE_DONE;	/* (all were applied) */
 			PQclear(res);
 			return;
 		}
