@@ -23,6 +23,12 @@
 
 #include "runner.h"
 
+/* pg_wf's schema, quoted: every call names it */
+const char *const db_schema_query =
+"SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e "
+"JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace "
+"WHERE e.extname OPERATOR(pg_catalog.=) 'pg_wf'";
+
 static PGconn *conn = NULL;
 static char *schema = NULL;		/* quoted identifier */
 static double next_try = 0;
@@ -35,7 +41,8 @@ typedef enum
 	CALL_LOST					/* the connection is gone */
 } CallResult;
 
-static bool woken = false;		/* a notification arrived (maybe during a call) */
+static bool woken = false;		/* a notification arrived (maybe during a
+								 * call) */
 static char last_state[6];
 static char last_message[1024];
 
@@ -141,9 +148,7 @@ db_connect(void)
 		return false;
 	}
 	PQsetNoticeReceiver(conn, notice_quiet, NULL);
-	if (call("SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e "
-			 "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace "
-			 "WHERE e.extname OPERATOR(pg_catalog.=) 'pg_wf'", 0, NULL, &res) != CALL_OK)
+	if (call(db_schema_query, 0, NULL, &res) != CALL_OK)
 	{
 		if (conn)
 			log_error("cannot look up pg_wf: %s", last_message);

@@ -35,7 +35,7 @@
 
 static struct MHD_Daemon *daemon_ = NULL;
 static __thread PGconn *hconn = NULL;
-static __thread char hsql[256];	/* the call, with pg_wf's schema */
+static __thread char hsql[256]; /* the call, with pg_wf's schema */
 
 typedef struct Request
 {
@@ -69,6 +69,13 @@ fail(struct MHD_Connection *c, unsigned int status, const char *msg)
 	return reply(c, status, json_pack("{s:s}", "error", msg));
 }
 
+static void
+notice_quiet(void *arg, const PGresult *res)
+{
+	/* a repeated callback's NOTICE: the 200 says it all */
+	log_msg(LOG_VERBOSE, "http: server: %s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+}
+
 static PGconn *
 connection(void)
 {
@@ -84,10 +91,10 @@ connection(void)
 	}
 	if (PQstatus(hconn) == CONNECTION_OK)
 	{
-		PGresult   *res = PQexec(hconn,
-								 "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e "
-								 "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace "
-								 "WHERE e.extname OPERATOR(pg_catalog.=) 'pg_wf'");
+		PGresult   *res;
+
+		PQsetNoticeReceiver(hconn, notice_quiet, NULL);
+		res = PQexec(hconn, db_schema_query);
 
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 		{
@@ -230,6 +237,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 
 		req = calloc(1, sizeof(Request));
 		*state = req;
+
 		/*
 		 * A body a little too large is read and dropped, so that the client
 		 * sees the 413 (answering before the body is read resets a client

@@ -131,6 +131,7 @@ extern void task_free(Task *t);
 extern char *json_error_doc(const char *type, const char *message);
 
 /* ---- db.c ---- */
+extern const char *const db_schema_query;	/* pg_wf's schema, quoted */
 extern bool db_connected(void);
 extern bool db_connect(void);	/* false: try again later */
 extern int	db_socket(void);

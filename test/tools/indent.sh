@@ -20,10 +20,13 @@ if [ "${1:-}" = "--typedefs" ]; then
         while (/typedef\b[^;{]*(\{(?:[^{}]++|(?1))*\})\s*\**\s*(\w+)\s*(?:\[[^\]]*\])?\s*;/g) { print "$2\n" }
         while (/typedef\s+[^;{}()]*?\b(\w+)\s*(?:\[[^\]]*\])?\s*;/g) { print "$1\n" }
         while (/typedef\s+[^;{}]*?\(\s*\*\s*(\w+)\s*\)\s*\(/g) { print "$1\n" }
-    ' $(find "$inc" -name '*.h') /usr/include/jansson.h src/*.h src/*.c |
+    ' $(find "$inc" -name '*.h') /usr/include/jansson.h /usr/include/microhttpd.h /usr/include/postgresql/libpq-fe.h src/*.h src/*.c src/runner/*.h src/runner/*.c |
         sort -u | while read -r t; do
-            if grep -qw -- "$t" src/*.c src/*.h; then echo "$t"; fi
-        done | grep -vxE 'int|char|void|long|short|unsigned|signed|double|float' > "$LIST"
+            if grep -qw -- "$t" src/*.c src/*.h src/runner/*.c src/runner/*.h; then echo "$t"; fi
+        done | grep -vxE 'int|char|void|long|short|unsigned|signed|double|float' > "$LIST.tmp"
+    # the C library's own, which no scanned header defines
+    printf '%s\n' size_t ssize_t pid_t pthread_t | cat - "$LIST.tmp" | sort -u > "$LIST"
+    rm -f "$LIST.tmp"
     echo "$(wc -l < "$LIST") type names in $LIST"
     exit 0
 fi
@@ -32,7 +35,7 @@ command -v pg_bsd_indent >/dev/null || { echo "indent: pg_bsd_indent not install
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 changed=0
-for f in src/*.c src/*.h; do
+for f in src/*.c src/*.h src/runner/*.c src/runner/*.h; do
     # shellcheck disable=SC2086
     pg_bsd_indent $OPTS -U"$LIST" "$f" "$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
     [ -s "$tmp/err" ] && { echo "$f:"; cat "$tmp/err"; }
