@@ -466,3 +466,11 @@ REVOKE ALL ON FUNCTION wf_graph(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION wf_graph(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION wf_graph(text) TO wf_admin;
 GRANT EXECUTE ON FUNCTION wf_graph(bigint) TO wf_admin;
+
+-- Cancelling one task (src/wf_lifecycle.c).
+CREATE FUNCTION wf_task_cancel(task_id bigint, reason text DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'wf_task_cancel'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_task_cancel(bigint, text) IS 'Fail a ready, running or delegated task at once, without retries (its on_error handles it); later reports for it get WF006';
+REVOKE ALL ON FUNCTION wf_task_cancel(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wf_task_cancel(bigint, text) TO wf_admin;

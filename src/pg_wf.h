@@ -112,6 +112,8 @@ typedef enum WfEdgeKind
 	WF_EDGE_COMPLETE			/* on_complete: either outcome */
 } WfEdgeKind;
 
+extern const char *const wf_edge_kind_names[];	/* wf_graph.c */
+
 typedef struct WfEdge
 {
 	int			target;
@@ -141,6 +143,8 @@ typedef struct WfTask
 	int			nedges;			/* out-edges */
 	WfEdge	   *edges;
 	int			join;			/* edges that must fire; 0: all of them */
+	bool		join_inclusive; /* "inclusive": all resolved, at least one
+								 * fired */
 	char	   *workflow;		/* a sub-workflow's name, or NULL */
 	WfTemplate *for_each;		/* a jsonpath yielding the items, or NULL */
 	int			concurrency;	/* items in flight at most; 0: all */

@@ -111,10 +111,12 @@ retry_delay(WfRetry *r, int n)
  * The attempt failed (a runner's error, an expired lease or a delegate
  * timeout): retry if the policy allows, else fail the task and execution.
  * expired: the watchdog ended it; its token is remembered as expired.
+ * may_retry false: the task fails whatever its policy (wf_task_cancel).
  * Returns the task's new state.
  */
 WfTaskState
-wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *detail)
+wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, bool may_retry,
+				  Jsonb *detail)
 {
 	static WfPlan retry = {
 		"UPDATE wf.task SET state = 'ready', error = $2, "
@@ -146,7 +148,7 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, Jsonb *d
 
 	values[0] = Int64GetDatum(tr->id);
 	values[1] = JsonbPGetDatum(error);
-	if (r && tr->attempt <= r->count)
+	if (may_retry && r && tr->attempt <= r->count)
 	{
 		Interval   *delay = retry_delay(r, tr->attempt);
 		TimestampTz not_before;

@@ -11,6 +11,6 @@ extern WfTaskState wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result,
 extern WfTaskState wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result,
 									   Jsonb *detail);
 extern WfTaskState wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,
-									 bool expired, Jsonb *detail);
+									 bool expired, bool may_retry, Jsonb *detail);
 
 #endif							/* WF_ATTEMPT_H */

@@ -110,7 +110,9 @@ append_kind(StringInfo buf, const WfTask *t)
 	}
 	if (t->nrequires > 1)
 	{
-		if (t->join > 0)
+		if (t->join_inclusive)
+			appendStringInfo(buf, "\\njoin: inclusive of %d", t->nrequires);
+		else if (t->join > 0)
 			appendStringInfo(buf, "\\njoin: %d of %d", t->join, t->nrequires);
 		else
 			appendStringInfo(buf, "\\njoin: all %d", t->nrequires);
@@ -186,11 +188,7 @@ append_edge(StringInfo buf, const WfTask *src, const WfTask *dst, const WfEdge *
 		[WF_EDGE_ERROR] = "style=dashed, color=\"#c62828\", fontcolor=\"#c62828\"",
 		[WF_EDGE_COMPLETE] = "style=dotted, color=\"#1565c0\", fontcolor=\"#1565c0\"",
 	};
-	static const char *const name[] = {
-		[WF_EDGE_SUCCESS] = "on_success",
-		[WF_EDGE_ERROR] = "on_error",
-		[WF_EDGE_COMPLETE] = "on_complete",
-	};
+	const char *const *name = wf_edge_kind_names;
 
 	appendStringInfoString(buf, "  \"");
 	dot_escape(buf, src->name);
@@ -213,11 +211,16 @@ append_edge(StringInfo buf, const WfTask *src, const WfTask *dst, const WfEdge *
 	appendStringInfoString(buf, "];\n");
 }
 
-/* The whole picture; runs: one per task (execution), or NULL (workflow). */
+/*
+ * The whole picture; runs: one per task (execution), or NULL (workflow).
+ * The text is made in cxt, the caller's context: SPI_finish frees the rest.
+ */
 static text *
-graph_dot(const WfGraph *g, const TaskRun *runs, const char *title)
+graph_dot(const WfGraph *g, const TaskRun *runs, const char *title, MemoryContext cxt)
 {
 	StringInfoData buf;
+	MemoryContext old;
+	text	   *t;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "digraph \"");
@@ -241,7 +244,10 @@ graph_dot(const WfGraph *g, const TaskRun *runs, const char *title)
 			append_edge(&buf, &g->tasks[i], &g->tasks[e->target], e);
 		}
 	appendStringInfoString(&buf, "}\n");
-	return cstring_to_text_with_len(buf.data, buf.len);
+	old = MemoryContextSwitchTo(cxt);
+	t = cstring_to_text_with_len(buf.data, buf.len);
+	MemoryContextSwitchTo(old);
+	return t;
 }
 
 /* wf_graph(workflow text) RETURNS text */
@@ -252,6 +258,7 @@ wf_graph_workflow(PG_FUNCTION_ARGS)
 		"SELECT pg_catalog.max(version) FROM wf.workflow WHERE name = $1",
 		1, {TEXTOID}
 	};
+	MemoryContext callercxt = CurrentMemoryContext;
 	Datum		name;
 	WfGraph    *g;
 	char	   *title;
@@ -271,7 +278,7 @@ wf_graph_workflow(PG_FUNCTION_ARGS)
 				 errhint("Define it with wf_define().")));
 	g = wf_graph_get(TextDatumGetCString(name), wf_get_int32(0, 1));
 	title = psprintf("%s v%d", g->name, g->version);
-	dot = graph_dot(g, NULL, title);
+	dot = graph_dot(g, NULL, title, callercxt);
 	SPI_finish();
 	PG_RETURN_TEXT_P(dot);
 }
@@ -299,6 +306,7 @@ wf_graph_execution(PG_FUNCTION_ARGS)
 		"WHERE execution_id = $1 AND item IS NOT NULL GROUP BY name, state",
 		1, {INT8OID}
 	};
+	MemoryContext callercxt = CurrentMemoryContext;
 	int64		id = wf_arg_id(fcinfo, 0, "execution_id");
 	Datum		arg = Int64GetDatum(id);
 	char	   *workflow;
@@ -350,7 +358,7 @@ wf_graph_execution(PG_FUNCTION_ARGS)
 		runs[i].items[wf_task_state_parse(wf_get_text(r, 2))] = wf_get_int64(r, 3);
 		runs[i].nitems += wf_get_int64(r, 3);
 	}
-	dot = graph_dot(g, runs, title);
+	dot = graph_dot(g, runs, title, callercxt);
 	SPI_finish();
 	PG_RETURN_TEXT_P(dot);
 }

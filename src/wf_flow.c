@@ -123,13 +123,18 @@ edge_resolved(WfStep *s, int idx, bool fired)
 	arrived = wf_get_int32(0, 1);
 	nfired = wf_get_int32(0, 2);
 	was_decided = wf_get_bool(0, 3);
-	if (!was_decided)
+	if (was_decided)
+		;
+	else if (t->join_inclusive)
 	{
-		if (nfired >= need)
-			d = JOIN_READY;
-		else if (nfired + (t->nrequires - arrived) < need)
-			d = JOIN_SKIP;
+		/* once every inbound edge resolved: run if any of them fired */
+		if (arrived == t->nrequires)
+			d = nfired > 0 ? JOIN_READY : JOIN_SKIP;
 	}
+	else if (nfired >= need)
+		d = JOIN_READY;
+	else if (nfired + (t->nrequires - arrived) < need)
+		d = JOIN_SKIP;
 	if (arrived == t->nrequires)
 		wf_exec(&done, values, NULL, 1);
 	else if (d != JOIN_WAIT)
@@ -395,6 +400,40 @@ edges_fired(WfStep *s, Ended *e, bool *fired)
 	return true;
 }
 
+/*
+ * Why a task is skipped: the inbound edge whose resolution decided it did
+ * not fire — from which task, of which kind, and because that task
+ * ended otherwise, was skipped, or the edge's "when" was not true.
+ */
+static Jsonb *
+skip_detail(WfStep *s, Ended *e, WfEdge *edge)
+{
+	WfTask	   *src = &s->g->tasks[e->idx];
+	WfTask	   *dst = &s->g->tasks[edge->target];
+	const char *keys[5] = {"not_fired", "edge", "source", "because", "join"};
+	Jsonb	   *vals[5];
+	const char *because;
+	int			n = 4;
+
+	if (e->state == WF_TASK_SKIPPED)
+		because = "the source was skipped";
+	else if (!edge_matches(edge, e->state))
+		because = e->state == WF_TASK_SUCCEEDED ? "the source succeeded" : "the source failed";
+	else
+		because = psprintf("its when was not true: %s", edge->when->exprs[0].source);
+	vals[0] = wf_jsonb_string(src->name);
+	vals[1] = wf_jsonb_string(edge->requires ? "requires" : wf_edge_kind_names[edge->kind]);
+	vals[2] = wf_jsonb_string(wf_task_state_name(e->state));
+	vals[3] = wf_jsonb_string(because);
+	if (dst->nrequires > 1)
+	{
+		vals[4] = dst->join_inclusive ? wf_jsonb_string("inclusive") :
+			dst->join ? wf_jsonb_int(dst->join) : wf_jsonb_string("all");
+		n = 5;
+	}
+	return wf_jsonb_object(n, keys, vals);
+}
+
 /* Resolve what follows from every task on the list, and what that decides. */
 static bool
 run_worklist(WfStep *s, Worklist *w)
@@ -444,7 +483,8 @@ run_worklist(WfStep *s, Worklist *w)
 					{
 						int64		id = insert_decided(s, target, WF_TASK_SKIPPED, NULL, NULL, NULL, NULL);
 
-						wf_events_task(&s->ev, id, s->g->tasks[target].name, WF_TASK_SKIPPED, NULL);
+						wf_events_task(&s->ev, id, s->g->tasks[target].name, WF_TASK_SKIPPED,
+									   skip_detail(s, &e, &t->edges[k]));
 						push(w, target, id, WF_TASK_SKIPPED, NULL, NULL, false);
 						break;
 					}

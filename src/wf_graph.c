@@ -136,6 +136,12 @@ add_edge(EdgeList *l, WfGraph *g, int source, int target, WfEdgeKind kind,
 	l->n++;
 }
 
+const char *const wf_edge_kind_names[] = {
+	[WF_EDGE_SUCCESS] = "on_success",
+	[WF_EDGE_ERROR] = "on_error",
+	[WF_EDGE_COMPLETE] = "on_complete",
+};
+
 static int
 edge_target(WfGraph *g, int source, const char *name, const char *path, const char *what)
 {
@@ -279,10 +285,15 @@ wf_resolve_edges(ParseState *ps)
 						 t->name, t->nrequires, t->nrequires == 1 ? "" : "s");
 		if (json_is_string(x) && strcmp(json_string_value(x), "all") == 0)
 			continue;
+		if (json_is_string(x) && strcmp(json_string_value(x), "inclusive") == 0)
+		{
+			t->join_inclusive = true;
+			continue;
+		}
 		if (!json_is_integer(x) || json_integer_value(x) < 1 ||
 			json_integer_value(x) > t->nrequires)
-			wf_def_error(jpath, "join is \"all\" or how many inbound edges must fire.",
-						 "join must be \"all\" or an integer from 1 to %d", t->nrequires);
+			wf_def_error(jpath, "join is \"all\", \"inclusive\" (every inbound edge resolved, at least one fired) or how many inbound edges must fire.",
+						 "join must be \"all\", \"inclusive\" or an integer from 1 to %d", t->nrequires);
 		t->join = (int) json_integer_value(x);
 		if (t->join == t->nrequires)
 			t->join = 0;

@@ -22,6 +22,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
+#include "wf_attempt.h"
 #include "wf_graph.h"
 #include "wf_execution.h"
 #include "wf_flow.h"
@@ -35,6 +36,7 @@ PG_FUNCTION_INFO_V1(wf_cancel);
 PG_FUNCTION_INFO_V1(wf_pause);
 PG_FUNCTION_INFO_V1(wf_resume);
 PG_FUNCTION_INFO_V1(wf_rerun);
+PG_FUNCTION_INFO_V1(wf_task_cancel);
 
 static void
 refuse_state(WfStep *s, const char *call)
@@ -45,13 +47,39 @@ refuse_state(WfStep *s, const char *call)
 					wf_exec_state_name(s->state))));
 }
 
+/* name as the call's text result, made outside SPI's memory (SPI_finish frees that) */
+static Datum
+done_text(const char *name)
+{
+	size_t		len = strlen(name);
+	text	   *t = SPI_palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(t, VARHDRSZ + len);
+	memcpy(VARDATA(t), name, len);
+	SPI_finish();
+	return PointerGetDatum(t);
+}
+
 static Datum
 done(WfExecState state)
 {
-	Datum		d = CStringGetTextDatum(wf_exec_state_name(state));
+	return done_text(wf_exec_state_name(state));
+}
 
-	SPI_finish();
-	return d;
+/* {"type": "cancelled", "reason": <argument argno>, "by": <the caller>} */
+static Jsonb *
+cancel_doc(FunctionCallInfo fcinfo, int argno)
+{
+	const char *keys[] = {"type", "reason", "by"};
+	Jsonb	   *vals[3];
+
+	if (!PG_ARGISNULL(argno))
+		wf_check_length(PG_GETARG_TEXT_PP(argno), WF_MAX_REASON_LEN, "reason");
+	vals[0] = wf_jsonb_string("cancelled");
+	vals[1] = PG_ARGISNULL(argno) ? NULL :
+		wf_jsonb_string(text_to_cstring(PG_GETARG_TEXT_PP(argno)));
+	vals[2] = wf_jsonb_string(GetUserNameFromId(GetOuterUserId(), false));
+	return wf_jsonb_object(3, keys, vals);
 }
 
 /* wf_start(workflow text, input jsonb DEFAULT '{}', key text DEFAULT NULL) RETURNS bigint */
@@ -80,12 +108,8 @@ wf_cancel(PG_FUNCTION_ARGS)
 {
 	int64		id = wf_arg_id(fcinfo, 0, "execution_id");
 	WfStep		s;
-	const char *keys[] = {"type", "reason", "by"};
-	Jsonb	   *vals[3];
-	Jsonb	   *doc;
+	Jsonb	   *doc = cancel_doc(fcinfo, 1);
 
-	if (!PG_ARGISNULL(1))
-		wf_check_length(PG_GETARG_TEXT_PP(1), WF_MAX_REASON_LEN, "reason");
 	SPI_connect();
 	wf_step_open(&s, id, false);
 	if (s.state == WF_EXEC_CANCELLED)
@@ -96,14 +120,60 @@ wf_cancel(PG_FUNCTION_ARGS)
 	if (!wf_exec_is_live(s.state))
 		refuse_state(&s, "cancel");
 	wf_cancel_rest(&s);
-	vals[0] = wf_jsonb_string("cancelled");
-	vals[1] = PG_ARGISNULL(1) ? NULL : wf_jsonb_string(text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	vals[2] = wf_jsonb_string(GetUserNameFromId(GetOuterUserId(), false));
-	doc = wf_jsonb_object(3, keys, vals);
 	wf_events_exec(&s.ev, WF_EXEC_CANCELLED, doc);
 	wf_update_execution(&s, WF_EXEC_CANCELLED, NULL, doc);
 	wf_step_close(&s);
 	PG_RETURN_DATUM(done(WF_EXEC_CANCELLED));
+}
+
+/*
+ * wf_task_cancel(task_id bigint, reason text DEFAULT NULL) RETURNS text
+ *
+ * A ready, running or delegated task fails at once, without retries, with
+ * {"type": "cancelled", "reason", "by"}: its on_error handles it like any
+ * failure (or the execution fails), and a later report from its runner or
+ * third party is refused (WF006). For a for_each item, the item's failure
+ * fails its for_each task.
+ */
+Datum
+wf_task_cancel(PG_FUNCTION_ARGS)
+{
+	int64		task_id = wf_arg_id(fcinfo, 0, "task_id");
+	Jsonb	   *doc = cancel_doc(fcinfo, 1);
+	WfStep		s;
+	WfTaskRow	tr;
+	WfTaskState state;
+	const char *keys[] = {"cancelled", "by"};
+	Jsonb	   *vals[2];
+
+	SPI_connect();
+	wf_step_open_task(&s, task_id);
+	if (!wf_exec_is_live(s.state))
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_EXECUTION_STATE),
+				 errmsg("cannot cancel task " INT64_FORMAT ": its execution is %s", task_id,
+						wf_exec_state_name(s.state))));
+	wf_step_lock_task(&s, task_id, &tr);
+	if (!wf_task_is_active(tr.state))
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_TASK_NOT_RUNNING),
+				 errmsg("task " INT64_FORMAT " is %s: only a ready, running or delegated task can be cancelled",
+						task_id, wf_task_state_name(tr.state))));
+	if (tr.def->workflow)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_EXECUTION_STATE),
+				 errmsg("task " INT64_FORMAT " is a sub-workflow task: cancel its child execution", task_id),
+				 errhint("wf_cancel(<the child execution>) fails this task with subworkflow_failed (its child_execution_id is in wf.event).")));
+	if (tr.def->for_each && tr.item < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_EXECUTION_STATE),
+				 errmsg("task " INT64_FORMAT " is a for_each task: cancel one of its items", task_id),
+				 errhint("An item that fails without retries fails its for_each task and cancels the items in flight.")));
+	vals[0] = wf_jsonb_bool(true);
+	vals[1] = wf_jsonb_string(GetUserNameFromId(GetOuterUserId(), false));
+	state = wf_attempt_failed(&s, &tr, doc, false, false, wf_jsonb_object(2, keys, vals));
+	wf_step_close(&s);
+	PG_RETURN_DATUM(done_text(wf_task_state_name(state)));
 }
 
 /*

@@ -119,6 +119,29 @@ refuse_wrong_token(WfTaskRow *tr, const char *token)
 				 errdetail("Only the token of the task's current attempt acts on it.")));
 }
 
+/*
+ * A task that wf_task_cancel() failed ({"type": "cancelled", "by": ...}):
+ * its runner's or third party's report is refused as for a task whose
+ * execution was cancelled (WF006), whatever it says.
+ */
+static void
+refuse_if_cancelled(WfTaskRow *tr)
+{
+	JsonbValue	v;
+
+	if (tr->state != WF_TASK_FAILED || tr->error == NULL || !JB_ROOT_IS_OBJECT(tr->error) ||
+		!getKeyJsonValueFromContainer(&tr->error->root, "by", 2, &v) ||
+		!getKeyJsonValueFromContainer(&tr->error->root, "type", 4, &v) ||
+		v.type != jbvString || v.val.string.len != 9 ||
+		memcmp(v.val.string.val, "cancelled", 9) != 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_WF_TASK_NOT_RUNNING),
+			 errmsg("task " INT64_FORMAT " was cancelled", tr->id),
+			 errdetail("wf_task_cancel() failed it; this report was not applied."),
+			 errhint("Drop the work.")));
+}
+
 /* Refuse unless the task is running (or, with also_delegated, delegated). */
 static void
 refuse_unless_running(WfTaskRow *tr, bool also_delegated)
@@ -213,6 +236,7 @@ complete_one(int64 task_id, bool success, Jsonb *result, const char *token)
 		refuse_if_expired(&s, &tr, token, "completion", wf_jsonb_object(3, keys, vals));
 	}
 
+	refuse_if_cancelled(&tr);
 	if (tr.state == WF_TASK_SUCCEEDED || tr.state == WF_TASK_FAILED)
 	{
 		bool		same;
@@ -251,7 +275,7 @@ complete_one(int64 task_id, bool success, Jsonb *result, const char *token)
 	if (success)
 		new_state = wf_attempt_succeeded(&s, &tr, result, detail);
 	else
-		new_state = wf_attempt_failed(&s, &tr, result, false, detail);
+		new_state = wf_attempt_failed(&s, &tr, result, false, true, detail);
 	wf_step_close(&s);
 	return new_state;
 }

@@ -297,7 +297,7 @@ expire_call(void *arg)
 		if (tr.def->engine == WF_ENGINE_SLEEP)
 			wf_attempt_succeeded(&s, &tr, NULL, wf_jsonb_object(2, dkeys, dvals));
 		else
-			wf_attempt_failed(&s, &tr, wf_jsonb_object(3, ekeys, evals), true,
+			wf_attempt_failed(&s, &tr, wf_jsonb_object(3, ekeys, evals), true, true,
 							  wf_jsonb_object(2, dkeys, dvals));
 		c->acted = true;
 	}
@@ -374,7 +374,7 @@ parent_call(void *arg)
 				wf_jsonb_int(c->child), wf_jsonb_string(wf_exec_state_name(c->state)),
 			c->error};
 
-			wf_attempt_failed(&s, &tr, wf_jsonb_object(4, keys, vals), false,
+			wf_attempt_failed(&s, &tr, wf_jsonb_object(4, keys, vals), false, true,
 							  wf_jsonb_object(1, dkeys, dvals));
 		}
 	}

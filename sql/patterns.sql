@@ -1,0 +1,135 @@
+-- The joins users reach for, visible skips, and cancelling one task
+-- (issue "Events, loops, and the joins users reach for", sections 3 and 4).
+\set VERBOSITY terse
+
+-- An inclusive join after a conditional split: it waits until every
+-- inbound edge is resolved and runs if at least one fired.
+SELECT wf_define('{"name": "pat_optional", "task_defaults": {"queue": "pat"}, "tasks": {
+    "measure": {"action": "x", "on_success": [
+        {"task": "big", "when": "$.result.n > 10"},
+        {"task": "extra", "when": "$.result.extra == true"}]},
+    "big":   {"action": "x"},
+    "extra": {"action": "x"},
+    "merge": {"action": "x", "requires": ["big", "extra"], "join": "inclusive"}}}');
+-- one branch taken: the merge waits for it, then runs
+SELECT wf_start('pat_optional') AS exec \gset
+SELECT claim('pat');
+SELECT done(:exec, 'measure', '{"n": 20, "extra": false}');
+SELECT name, state FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT claim('pat');
+SELECT done(:exec, 'big');
+SELECT name, state FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT claim('pat');
+SELECT done(:exec, 'merge');
+SELECT state FROM wf.execution WHERE id = :exec;
+-- both branches taken: the merge waits for both
+SELECT wf_start('pat_optional') AS exec \gset
+SELECT claim('pat');
+SELECT done(:exec, 'measure', '{"n": 20, "extra": true}');
+SELECT claim('pat');
+SELECT done(:exec, 'extra');
+SELECT name, state FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT done(:exec, 'big');
+SELECT name, state FROM wf.task WHERE execution_id = :exec ORDER BY id;
+-- no branch taken: the merge is skipped, and its history row says why
+SELECT wf_start('pat_optional') AS exec \gset
+SELECT claim('pat');
+SELECT done(:exec, 'measure', '{"n": 1, "extra": false}');
+SELECT task, state, detail FROM history(:exec) WHERE state = 'skipped';
+SELECT state FROM wf.execution WHERE id = :exec;
+
+-- The same split with a strict join ("all", the default) skips the merge
+-- when a branch is not taken; the skip says which edge did not fire.
+SELECT wf_define('{"name": "pat_strict", "task_defaults": {"queue": "pat"}, "tasks": {
+    "measure": {"action": "x", "on_success": [
+        {"task": "big", "when": "$.result.n > 10"},
+        {"task": "extra", "when": "$.result.extra == true"}]},
+    "big":   {"action": "x"},
+    "extra": {"action": "x"},
+    "merge": {"action": "x", "requires": ["big", "extra"]}}}');
+SELECT wf_start('pat_strict') AS exec \gset
+SELECT claim('pat');
+SELECT done(:exec, 'measure', '{"n": 20, "extra": false}');
+SELECT task, state, detail FROM history(:exec) WHERE state = 'skipped';
+-- a skip after a failure handled elsewhere: the edge's kind and the source's state
+SELECT wf_define('{"name": "pat_handled", "task_defaults": {"queue": "pat"}, "tasks": {
+    "a": {"action": "x", "on_success": ["b"], "on_error": ["c"]},
+    "b": {"action": "x"}, "c": {"action": "x"}}}');
+SELECT wf_start('pat_handled') AS exec \gset
+SELECT claim('pat');
+SELECT done(:exec, 'a', '{"boom": 1}', 'error');
+SELECT task, state, detail FROM history(:exec) WHERE state = 'skipped';
+
+-- "inclusive" is validated like any join.
+SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"action": "x"}, "b": {"action": "x", "requires": ["a"], "join": "inclusive"}}}')$$);
+SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"action": "x"}, "b": {"action": "x"}, "c": {"action": "x", "requires": ["a", "b"], "join": "some"}}}')$$);
+SELECT l FROM regexp_split_to_table(wf_graph('pat_optional'), E'\n') l WHERE l LIKE '%merge%[%';
+
+-- wf_task_cancel: a running task with retries left fails at once, without
+-- retrying; its on_error handles it; its runner's later report gets WF006.
+SELECT wf_define('{"name": "pat_cancellable", "task_defaults": {"queue": "pat"}, "tasks": {
+    "call":  {"action": "partner.call", "retry": {"count": 5},
+              "on_success": ["ok"], "on_error": ["fallback"]},
+    "ok":    {"action": "x"},
+    "fallback": {"action": "x", "input": {"why": "$.tasks.call.error"}}}}');
+SELECT wf_start('pat_cancellable') AS exec \gset
+SELECT claim('pat');
+SELECT wf_task_cancel(task_id, 'the partner is gone for good') FROM claimed
+WHERE execution_id = :exec AND task = 'call';
+SELECT name, state, attempt, error - 'by' AS error FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT (SELECT error->>'by' FROM wf.task WHERE execution_id = :exec AND name = 'call') = current_user AS by_me;
+SELECT task, state, detail - 'by' - 'error' FROM history(:exec) WHERE task = 'call';
+SELECT expect_error(format('SELECT done(%s, %L)', :exec, 'call'));
+SELECT expect_error(format('SELECT done(%s, %L, %L, %L)', :exec, 'call', '{}', 'error'));
+SELECT expect_error(format('SELECT wf_heartbeat(task_id, token) FROM claimed WHERE execution_id = %s AND task = %L', :exec, 'call'));
+SELECT claim('pat');
+SELECT input->'why'->>'type' AS why FROM wf.task WHERE execution_id = :exec AND name = 'fallback';
+SELECT done(:exec, 'fallback');
+SELECT state FROM wf.execution WHERE id = :exec;
+
+-- A delegated task: the third party's callback is refused afterwards.
+SELECT wf_start('pat_cancellable') AS exec \gset
+SELECT claim('pat');
+CREATE TEMP TABLE cb AS
+SELECT task_id, wf_task_delegate(task_id, token) AS token FROM claimed
+WHERE execution_id = :exec AND task = 'call';
+SELECT wf_task_cancel(task_id) FROM cb;
+SELECT expect_error('SELECT wf_task_complete(task_id, ''success'', ''{}'', token) FROM cb');
+SELECT name, state, error->'reason' AS reason FROM wf.task WHERE execution_id = :exec ORDER BY id;
+
+-- A ready task (never claimed) can be cancelled too; without an on_error
+-- the execution fails, and the error names the cancelled task.
+SELECT wf_define('{"name": "pat_plain", "task_defaults": {"queue": "pat"}, "tasks": {"a": {"action": "x"}, "b": {"action": "x"}}}');
+SELECT wf_start('pat_plain') AS exec \gset
+SELECT wf_task_cancel(id, 'not needed') FROM wf.task WHERE execution_id = :exec AND name = 'a';
+SELECT state, error->>'task' AS task, error->'error'->>'type' AS type, error->'error'->>'reason' AS reason
+FROM wf.execution WHERE id = :exec;
+SELECT name, state FROM wf.task WHERE execution_id = :exec ORDER BY id;
+
+-- A for_each item: its failure fails the for_each task (the others are cancelled).
+SELECT wf_define('{"name": "pat_items", "task_defaults": {"queue": "pat"}, "tasks": {
+    "each": {"action": "x", "for_each": "$.input.xs", "retry": {"count": 3}, "on_error": ["after"]},
+    "after": {"action": "x"}}}');
+SELECT wf_start('pat_items', '{"xs": [1, 2, 3]}') AS exec \gset
+SELECT count(*) FROM claim('pat');
+SELECT wf_task_cancel(id) FROM wf.task WHERE execution_id = :exec AND name = 'each' AND item = 1;
+SELECT name, item, state, error->>'type' AS type FROM wf.task WHERE execution_id = :exec ORDER BY id;
+
+-- Refusals, each changing nothing.
+SELECT wf_start('pat_items', '{"xs": [1]}') AS exec \gset
+SELECT expect_error(format('SELECT wf_task_cancel(id) FROM wf.task WHERE execution_id = %s AND item IS NULL', :exec));
+SELECT wf_define('{"name": "pat_parent_of", "task_defaults": {"queue": "pat"}, "tasks": {"sub": {"workflow": "pat_plain"}}}');
+SELECT wf_start('pat_parent_of') AS pexec \gset
+SELECT expect_error(format('SELECT wf_task_cancel(id) FROM wf.task WHERE execution_id = %s', :pexec));
+SELECT wf_start('pat_plain') AS exec \gset
+SELECT claim('pat');
+SELECT done(:exec, 'a');
+SELECT expect_error(format('SELECT wf_task_cancel(id) FROM wf.task WHERE execution_id = %s AND name = %L', :exec, 'a'));
+SELECT wf_cancel(:exec);
+SELECT expect_error(format('SELECT wf_task_cancel(id) FROM wf.task WHERE execution_id = %s AND name = %L', :exec, 'b'));
+SELECT expect_error('SELECT wf_task_cancel(987654321)');
+SELECT expect_error('SELECT wf_task_cancel(NULL)');
+SELECT expect_error(format('SELECT wf_task_cancel(1, %L)', repeat('x', 2000)));
+SET ROLE wf_runner;
+SELECT expect_error('SELECT wf_task_cancel(1)');
+RESET ROLE;
