@@ -63,3 +63,16 @@ SELECT expect_error($$SELECT wf_graph(NULL::bigint)$$);
 SET ROLE wf_runner;
 SELECT expect_error($$SELECT wf_graph('shown')$$);
 RESET ROLE;
+
+-- A large picture (a 3,000-task chain, some 400 kB of DOT) is returned
+-- whole: it is made outside SPI's memory, which SPI_finish frees. (It was
+-- not: with freed memory overwritten, as test/run.sh's cluster does with
+-- MALLOC_PERTURB_, the result was 81 bytes of garbage.)
+SELECT wf_define(jsonb_build_object('name', 'long_chain', 'tasks',
+    (SELECT jsonb_object_agg('t' || i, CASE WHEN i = 1 THEN jsonb_build_object('action', 'x')
+            ELSE jsonb_build_object('action', 'x', 'requires', jsonb_build_array('t' || (i - 1))) END)
+     FROM generate_series(1, 3000) i)));
+SELECT length(wf_graph('long_chain')) > 300000 AS large,
+       wf_graph('long_chain') LIKE '%"t2999" -> "t3000"%}' || E'\n' AS whole;
+SELECT wf_start('long_chain') AS exec \gset
+SELECT length(wf_graph(:exec)) > 300000 AS large;

@@ -58,7 +58,8 @@ wf_start_cluster() {
         --no-sync >"$WF_PGDIR/initdb.log" 2>&1 || { cat "$WF_PGDIR/initdb.log"; return 1; }
     export PGHOST=$WF_PGDIR PGPORT=${WF_PGPORT:-54329} PGUSER=postgres PGDATABASE=postgres
     trap wf_stop_cluster EXIT
-    "${run[@]}" "$bindir/pg_ctl" -D "$WF_PGDIR/data" -l "$WF_PGDIR/server.log" -w \
+    # WF_PGENV: environment of the server, e.g. MALLOC_PERTURB_ (test/run.sh)
+    "${run[@]}" env ${WF_PGENV:-} "$bindir/pg_ctl" -D "$WF_PGDIR/data" -l "$WF_PGDIR/server.log" -w \
         -o "-k $WF_PGDIR -p $PGPORT -c listen_addresses='' -c shared_preload_libraries=pg_wf ${WF_PGOPTS:-}" \
         start >/dev/null || { cat "$WF_PGDIR/server.log"; return 1; }
 }

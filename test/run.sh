@@ -12,7 +12,9 @@ wf_build_install
 bash test/check-version.sh
 # The watchdog serves only the database "postgres" here: the suites run
 # wf_tick() themselves, in databases of their own.
-WF_PGOPTS="-c pg_wf.database=postgres" wf_start_cluster
+# glibc fills freed memory (MALLOC_PERTURB_), so that a result read after
+# SPI_finish freed it is garbage, not a lucky copy (sql/graph.sql).
+WF_PGENV="MALLOC_PERTURB_=165" WF_PGOPTS="-c pg_wf.database=postgres" wf_start_cluster
 
 failed=0
 echo "== source checks: layers call downward; PostgreSQL's indentation"
