@@ -5,8 +5,8 @@ MODULE_big = pg_wf
 OBJS       = src/pg_wf.o \
              src/wf_parse.o src/wf_graph.o src/wf_json.o src/wf_compile.o src/wf_def.o \
              src/wf_util.o src/wf_state.o src/wf_store.o src/wf_expr.o src/wf_registry.o src/wf_signal.o src/wf_token.o src/wf_audit.o \
-             src/wf_step.o src/wf_execution.o src/wf_foreach.o src/wf_flow.o src/wf_attempt.o \
-             src/wf_task.o src/wf_queue.o src/wf_lifecycle.o src/wf_purge.o src/wf_watchdog.o src/wf_launcher.o src/wf_dot.o
+             src/wf_wait.o src/wf_step.o src/wf_execution.o src/wf_foreach.o src/wf_flow.o src/wf_attempt.o \
+             src/wf_task.o src/wf_queue.o src/wf_lifecycle.o src/wf_purge.o src/wf_deliver.o src/wf_watchdog.o src/wf_launcher.o src/wf_dot.o
 # sql/pg_wf.sql is the current version's install script; the released
 # versions' scripts are frozen (0.1 is what users installed first), and
 # upgrade scripts lead from each to the next.
@@ -18,10 +18,10 @@ PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter \
              -Wno-missing-field-initializers -Wno-sign-compare
 
 # pg_regress suites: sql/<name>.sql, expected/<name>.out (run in this order)
-REGRESS      = setup define linear diamond failure dataflow complete_errors scale retry watchdog delegate flow lifecycle foreach subworkflow hostile operations graph patterns
+REGRESS      = setup define linear diamond failure dataflow complete_errors scale retry watchdog delegate flow lifecycle foreach subworkflow hostile operations graph patterns events
 REGRESS_OPTS = --inputdir=.
 # isolation specs: test/specs/<name>.spec, test/expected/<name>.out
-ISOLATION      = claim_race join_race duplicate_completion notify delegate_race watchdog_race batch_order lifecycle_race foreach_race purge_race
+ISOLATION      = claim_race join_race duplicate_completion notify delegate_race watchdog_race batch_order lifecycle_race foreach_race purge_race signal_race
 ISOLATION_OPTS = --inputdir=test
 
 # wf-runner, the reference runner (src/runner): a program with libpq,

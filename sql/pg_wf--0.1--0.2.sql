@@ -202,3 +202,55 @@ LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION wf_task_cancel(bigint, text) IS 'Fail a ready, running or delegated task at once, without retries (its on_error handles it); later reports for it get WF006';
 REVOKE ALL ON FUNCTION wf_task_cancel(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION wf_task_cancel(bigint, text) TO wf_admin;
+
+-- Events by correlation key (src/wf_wait.c, src/wf_deliver.c).
+-- A task {"engine": "wait", "event": ..., "key": ...} waits here, one row
+-- per event it lists, until wf_signal(event, key) reaches it.
+CREATE TABLE wf.wait (
+    execution_id bigint NOT NULL,   -- wf.execution (id), kept by the engine
+    task_id      bigint NOT NULL,   -- the waiting task (delegated)
+    event        text   NOT NULL,
+    key          text   NOT NULL,
+    PRIMARY KEY (execution_id, task_id, event)
+);
+CREATE INDEX wait_key_idx ON wf.wait (event, key);
+COMMENT ON TABLE wf.wait IS 'Engine bookkeeping: tasks waiting for an event by correlation key (one row per event a wait lists)';
+
+-- Events sent with a ttl, kept for waits that start before it passes. Not
+-- execution data: in a distributed setup, distributed by (event, key).
+CREATE TABLE wf.signal (
+    id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event      text        NOT NULL,
+    key        text        NOT NULL,
+    payload    jsonb       NOT NULL,
+    at         timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL
+);
+CREATE INDEX signal_key_idx ON wf.signal (event, key, at);
+CREATE INDEX signal_expiry_idx ON wf.signal (expires_at);
+COMMENT ON TABLE wf.signal IS 'Events sent with a ttl: a wait on (event, key) that starts before expires_at completes at once with the earliest';
+
+-- A signal whose waiting task's execution was busy: the watchdog delivers it.
+CREATE TABLE wf.delivery (
+    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    execution_id bigint      NOT NULL,
+    task_id      bigint      NOT NULL,
+    result       jsonb       NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE wf.delivery IS 'Engine bookkeeping: signals for waiting tasks whose execution was busy, until the watchdog delivers them';
+
+SELECT pg_catalog.pg_extension_config_dump('wf.wait', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.signal', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.delivery', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.signal_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('wf.delivery_id_seq', '');
+GRANT SELECT ON wf.wait, wf.signal, wf.delivery TO wf_admin;
+
+CREATE FUNCTION wf_signal(event text, key text, payload jsonb DEFAULT '{}', ttl interval DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'wf_signal'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION wf_signal(text, text, jsonb, interval) IS 'Complete every task waiting on (event, key) with the payload; with a ttl, keep the event for waits that start before it passes; returns how many tasks';
+REVOKE ALL ON FUNCTION wf_signal(text, text, jsonb, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wf_signal(text, text, jsonb, interval) TO wf_admin;

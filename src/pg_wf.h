@@ -46,6 +46,8 @@
 #define WF_MAX_REASON_LEN		1024	/* wf_cancel's reason (bytes) */
 #define WF_MAX_LATE_REPORT		8192	/* a late report kept whole (bytes) */
 #define WF_MAX_LATE_REPORTS		10	/* late reports kept per task */
+#define WF_MAX_EVENTS			16	/* events one wait task waits for */
+#define WF_MAX_PAYLOAD			(1024 * 1024)	/* a signal's payload (bytes) */
 
 #define WF_DEFAULT_QUEUE		"default"
 
@@ -129,7 +131,8 @@ typedef enum WfEngineCmd
 	WF_ENGINE_NOOP,
 	WF_ENGINE_FAIL,
 	WF_ENGINE_SUCCEED,
-	WF_ENGINE_SLEEP
+	WF_ENGINE_SLEEP,
+	WF_ENGINE_WAIT				/* for an event by correlation key */
 } WfEngineCmd;
 
 typedef struct WfTask
@@ -140,6 +143,9 @@ typedef struct WfTask
 	WfEngineCmd engine;
 	char	   *message;		/* engine fail */
 	Interval   *sleep_for;		/* engine sleep */
+	int			nevents;		/* engine wait: the events it waits for */
+	char	  **events;
+	WfTemplate *wait_key;		/* engine wait: the correlation key */
 	int			nedges;			/* out-edges */
 	WfEdge	   *edges;
 	int			join;			/* edges that must fire; 0: all of them */

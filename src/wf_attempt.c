@@ -28,6 +28,7 @@
 #include "wf_step.h"
 #include "wf_store.h"
 #include "wf_util.h"
+#include "wf_wait.h"
 
 /* The attempt succeeded: record it, schedule its successors. */
 WfTaskState
@@ -46,6 +47,27 @@ wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 	nulls[1] = result ? ' ' : 'n';
 	wf_exec(&finish, values, nulls, 1);
 	return wf_schedule_success(s, tr, result, detail);
+}
+
+/*
+ * A signal for a waiting task, its execution locked: if the task still
+ * waits, it succeeds with the event as its result (and waits no more).
+ * Returns whether it did; a task that ended otherwise (a timeout, a
+ * cancel, a signal first) is left alone.
+ */
+bool
+wf_attempt_signalled(WfStep *s, int64 task_id, Jsonb *result)
+{
+	WfTaskRow	tr;
+	const char *keys[] = {"by"};
+	Jsonb	   *vals[] = {wf_jsonb_string("signal")};
+
+	wf_step_lock_task(s, task_id, &tr);
+	wf_wait_forget(task_id);
+	if (tr.state != WF_TASK_DELEGATED || tr.def->engine != WF_ENGINE_WAIT)
+		return false;
+	wf_attempt_succeeded(s, &tr, result, wf_jsonb_object(1, keys, vals));
+	return true;
 }
 
 /* After a task succeeded (its row already updated): what follows. */

@@ -205,6 +205,7 @@ wf_graph_compile(WfGraph *g, Datum definition)
 
 		compile_template(t->input, t->input ? get_key(&tdef->root, "input") : NULL);
 		compile_template(t->publish, t->publish ? get_key(&tdef->root, "publish") : NULL);
+		compile_template(t->wait_key, t->wait_key ? get_key(&tdef->root, "key") : NULL);
 	}
 	compile_template(g->output, g->output ? get_key(&def->root, "output") : NULL);
 	compile_template(g->vars, g->vars ? get_key(&def->root, "vars") : NULL);

@@ -41,6 +41,7 @@
 #include "wf_step.h"
 #include "wf_store.h"
 #include "wf_util.h"
+#include "wf_wait.h"
 
 typedef enum JoinDecision
 {
@@ -276,6 +277,82 @@ start_child(WfStep *s, int idx, Worklist *w)
 	s->active++;
 }
 
+/* A wait's key: its template's value, a string or a number, as text; NULL on failure. */
+static char *
+wait_key(WfStep *s, WfTask *t)
+{
+	Jsonb	   *v;
+	char	   *err = NULL;
+	char	   *key = NULL;
+	JsonbValue	jv;
+
+	if (t->wait_key->dynamic)
+	{
+		v = wf_eval_template(t->wait_key, wf_step_context_for(s, &t->wait_key, 1, NULL, NULL),
+							 &err);
+		if (v == NULL)
+		{
+			s->failure = wf_expr_failure(t->name, "key", err);
+			return NULL;
+		}
+	}
+	else
+		v = DatumGetJsonbP(t->wait_key->value);
+	if (JB_ROOT_IS_SCALAR(v) && JsonbExtractScalar(&v->root, &jv))
+	{
+		if (jv.type == jbvString)
+			key = pnstrdup(jv.val.string.val, jv.val.string.len);
+		else if (jv.type == jbvNumeric)
+			key = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(jv.val.numeric)));
+	}
+	if (key == NULL || strlen(key) > WF_MAX_KEY_LEN)
+	{
+		s->failure = wf_expr_failure(t->name, "key",
+									 key ? psprintf("the key is %zu bytes; at most %d", strlen(key), WF_MAX_KEY_LEN)
+									 : psprintf("the key must be a string or a number, not %s",
+												JsonbToCString(NULL, &v->root, VARSIZE(v))));
+		return NULL;
+	}
+	return key;
+}
+
+/*
+ * A wait became ready: it completes at once with a kept event it matches,
+ * or waits (delegated, its timeout its deadline) in wf.wait.
+ */
+static void
+start_wait(WfStep *s, int idx, Worklist *w)
+{
+	WfTask	   *t = &s->g->tasks[idx];
+	char	   *key = wait_key(s, t);
+	Jsonb	   *kept;
+	TimestampTz deadline;
+	int64		id;
+
+	if (key == NULL)
+		return;
+	wf_wait_lock(t->nevents, t->events, key);
+	kept = wf_wait_kept(t->nevents, t->events, key);
+	{
+		const char *keys[] = {"engine", "key", "kept"};
+		Jsonb	   *vals[] = {wf_jsonb_string("wait"), wf_jsonb_string(key), wf_jsonb_bool(true)};
+
+		if (kept)
+		{
+			id = insert_decided(s, idx, WF_TASK_SUCCEEDED, kept, NULL, NULL, NULL);
+			wf_events_task(&s->ev, id, t->name, WF_TASK_SUCCEEDED, wf_jsonb_object(3, keys, vals));
+			push(w, idx, id, WF_TASK_SUCCEEDED, kept, NULL, true);
+			return;
+		}
+		id = insert_decided(s, idx, WF_TASK_DELEGATED, NULL, NULL, t->timeout, &deadline);
+		wf_wait_add(s->exec_id, id, t->nevents, t->events, key);
+		wf_events_task(&s->ev, id, t->name, WF_TASK_DELEGATED, wf_jsonb_object(2, keys, vals));
+		if (t->timeout)
+			wf_watchdog_due(deadline);
+		s->active++;
+	}
+}
+
 /* A task became ready: a runner's task waits for a claim; an engine task is decided now. */
 static void
 make_ready(WfStep *s, int idx, Worklist *w)
@@ -325,6 +402,9 @@ make_ready(WfStep *s, int idx, Worklist *w)
 				push(w, idx, id, WF_TASK_FAILED, NULL, error, false);
 				return;
 			}
+		case WF_ENGINE_WAIT:
+			start_wait(s, idx, w);
+			return;
 		case WF_ENGINE_SLEEP:
 			{
 				TimestampTz deadline;

@@ -261,6 +261,7 @@ static void
 parse_engine(WfTask *t, json_t *v, const char *path)
 {
 	static const char *const attempt_keys[] = {"queue", "retry", "timeout", "delegate_timeout", NULL};
+	bool		wait;
 	json_t	   *x = json_object_get(v, "engine");
 	const char *cmd;
 	char	   *epath = wf_path_key(path, "engine");
@@ -276,12 +277,15 @@ parse_engine(WfTask *t, json_t *v, const char *path)
 		t->engine = WF_ENGINE_SUCCEED;
 	else if (strcmp(cmd, "sleep") == 0)
 		t->engine = WF_ENGINE_SLEEP;
+	else if (strcmp(cmd, "wait") == 0)
+		t->engine = WF_ENGINE_WAIT;
 	else
-		wf_def_error(epath, "Engine commands are noop, fail, succeed and sleep.",
+		wf_def_error(epath, "Engine commands are noop, fail, succeed, sleep and wait.",
 					 "unknown engine command \"%s\"", cmd);
 	t->action = psprintf("engine.%s", cmd);
+	wait = t->engine == WF_ENGINE_WAIT;
 	for (int i = 0; attempt_keys[i]; i++)
-		if (json_object_get(v, attempt_keys[i]))
+		if (json_object_get(v, attempt_keys[i]) && !(wait && strcmp(attempt_keys[i], "timeout") == 0))
 			wf_def_error(wf_path_key(path, attempt_keys[i]),
 						 "The engine decides these tasks itself: no runner, no attempts.",
 						 "%s does not apply to an engine task", attempt_keys[i]);
@@ -301,6 +305,63 @@ parse_engine(WfTask *t, json_t *v, const char *path)
 						 "a sleep needs \"for\": how long");
 		t->sleep_for = get_duration(x, wf_path_key(path, "for"), false);
 	}
+}
+
+/*
+ * {"engine": "wait", "event": NAME | [NAME, ...], "key": TEMPLATE,
+ *  "timeout": DURATION}: the event names, and the key's template (parsed
+ * with the task's other templates; a literal or an expression).
+ */
+static void
+parse_wait(ParseState *ps, WfTask *t, json_t *v, const char *path)
+{
+	static const char *const hint = "For example {\"engine\": \"wait\", \"event\": \"payment.received\", \"key\": \"$.input.order_id\", \"timeout\": \"3 days\"}.";
+	json_t	   *ev = json_object_get(v, "event");
+	json_t	   *key = json_object_get(v, "key");
+	char	   *epath = wf_path_key(path, "event");
+
+	if (t->engine != WF_ENGINE_WAIT)
+	{
+		if (ev || key)
+			wf_def_error(wf_path_key(path, ev ? "event" : "key"), NULL,
+						 "%s belongs to {\"engine\": \"wait\"} only", ev ? "event" : "key");
+		return;
+	}
+	if (!ev)
+		wf_def_error(path, hint, "a wait needs \"event\": the event name, or a list of them");
+	if (!key)
+		wf_def_error(path, hint, "a wait needs \"key\": which event of that name is its own (e.g. \"$.input.order_id\")");
+	if (json_is_string(ev))
+	{
+		t->nevents = 1;
+		t->events = palloc(sizeof(char *));
+		t->events[0] = pstrdup(get_name(ev, epath, "event name", is_action_name, WF_MAX_ACTION_LEN,
+										"Event names are like action names: letters, digits, \"_\", \".\", \":\" or \"-\"."));
+	}
+	else if (json_is_array(ev) && json_array_size(ev) >= 1 && json_array_size(ev) <= WF_MAX_EVENTS)
+	{
+		size_t		i;
+		json_t	   *e;
+
+		t->nevents = json_array_size(ev);
+		t->events = palloc(sizeof(char *) * t->nevents);
+		json_array_foreach(ev, i, e)
+		{
+			t->events[i] = pstrdup(get_name(e, wf_path_index(epath, i), "event name", is_action_name,
+											WF_MAX_ACTION_LEN,
+											"Event names are like action names: letters, digits, \"_\", \".\", \":\" or \"-\"."));
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(t->events[j], t->events[i]) == 0)
+					wf_def_error(wf_path_index(epath, i), NULL, "event \"%s\" is listed twice", t->events[i]);
+		}
+	}
+	else
+		wf_def_error(epath, "The first of the listed events to arrive wins.",
+					 "event must be an event name or a list of 1 to %d of them", WF_MAX_EVENTS);
+	if (!json_is_string(key) && !json_is_integer(key))
+		wf_def_error(wf_path_key(path, "key"), hint, "key must be a string (a literal, or an expression such as \"$.input.order_id\"), not %s",
+					 wf_json_type_name(key));
+	t->wait_key = wf_parse_template(ps, key, wf_path_key(path, "key"));
 }
 
 /* queue, timeout, delegate_timeout, retry: of a task, or of task_defaults */
@@ -329,8 +390,8 @@ static void
 parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *path)
 {
 	static const char *const allowed[] =
-	{"action", "concurrency", "delegate_timeout", "description", "engine", "for", "for_each",
-		"input", "join", "message", "on_complete", "on_error", "on_success", "publish",
+	{"action", "concurrency", "delegate_timeout", "description", "engine", "event", "for", "for_each",
+		"input", "join", "key", "message", "on_complete", "on_error", "on_success", "publish",
 	"queue", "requires", "retry", "timeout", "workflow", NULL};
 	json_t	   *x;
 
@@ -338,7 +399,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	if (!json_is_object(v))
 		wf_def_error(path, NULL, "task must be an object, not %s", wf_json_type_name(v));
 	wf_check_keys(v, path, allowed,
-				  "Task keys are action, engine or workflow, description, input, publish, requires, on_success, on_error, on_complete, join, for_each, concurrency, queue, retry, timeout, delegate_timeout, message and for.");
+				  "Task keys are action, engine or workflow, description, input, publish, requires, on_success, on_error, on_complete, join, for_each, concurrency, queue, retry, timeout, delegate_timeout, message, for, event and key.");
 
 	x = json_object_get(v, "workflow");
 	if (x)
@@ -374,6 +435,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 		wf_def_error(wf_path_key(path, "message"), NULL, "message belongs to {\"engine\": \"fail\"} only");
 	if (json_object_get(v, "for") && t->engine != WF_ENGINE_SLEEP)
 		wf_def_error(wf_path_key(path, "for"), NULL, "for belongs to {\"engine\": \"sleep\"} only");
+	parse_wait(ps, t, v, path);
 
 	parse_attempt_policy(t, v, path);
 	if (t->engine == WF_ENGINE_NONE && t->workflow == NULL)

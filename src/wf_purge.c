@@ -46,22 +46,31 @@ PG_FUNCTION_INFO_V1(wf_purge);
 int64
 wf_purge_batch(TimestampTz cutoff, int limit)
 {
+/* one statement per batch; "extra": deletes of tables that 0.1 lacks */
+#define PURGE_SQL(extra) \
+		"WITH victim AS (" \
+		"  SELECT e.id FROM wf.execution e" \
+		"  WHERE e.state IN ('succeeded', 'failed', 'cancelled') AND e.finished_at < $1" \
+		"    AND NOT EXISTS (SELECT 1 FROM wf.task pt JOIN wf.execution pe ON pe.id = pt.execution_id" \
+		"                    WHERE pt.id = e.parent_task_id AND pe.state IN ('running', 'paused'))" \
+		"  ORDER BY e.finished_at LIMIT $2" \
+		"  FOR UPDATE OF e SKIP LOCKED)," \
+		" task AS (DELETE FROM wf.task t USING victim v WHERE t.execution_id = v.id RETURNING t.id)," \
+		" ev AS (DELETE FROM wf.event h USING victim v WHERE h.execution_id = v.id)," \
+		" js AS (DELETE FROM wf.join_state j USING victim v WHERE j.execution_id = v.id)," \
+		" fs AS (DELETE FROM wf.foreach_state f USING victim v WHERE f.execution_id = v.id)," \
+		" ib AS (DELETE FROM wf.inbox i WHERE i.child_execution_id IN (SELECT id FROM victim)" \
+		"        OR i.parent_task_id IN (SELECT id FROM task))," \
+		extra \
+		" ex AS (DELETE FROM wf.execution e USING victim v WHERE e.id = v.id RETURNING 1)" \
+		"SELECT pg_catalog.count(*) FROM ex"
 	static WfPlan purge = {
-		"WITH victim AS ("
-		"  SELECT e.id FROM wf.execution e"
-		"  WHERE e.state IN ('succeeded', 'failed', 'cancelled') AND e.finished_at < $1"
-		"    AND NOT EXISTS (SELECT 1 FROM wf.task pt JOIN wf.execution pe ON pe.id = pt.execution_id"
-		"                    WHERE pt.id = e.parent_task_id AND pe.state IN ('running', 'paused'))"
-		"  ORDER BY e.finished_at LIMIT $2"
-		"  FOR UPDATE OF e SKIP LOCKED),"
-		" task AS (DELETE FROM wf.task t USING victim v WHERE t.execution_id = v.id RETURNING t.id),"
-		" ev AS (DELETE FROM wf.event h USING victim v WHERE h.execution_id = v.id),"
-		" js AS (DELETE FROM wf.join_state j USING victim v WHERE j.execution_id = v.id),"
-		" fs AS (DELETE FROM wf.foreach_state f USING victim v WHERE f.execution_id = v.id),"
-		" ib AS (DELETE FROM wf.inbox i WHERE i.child_execution_id IN (SELECT id FROM victim)"
-		"        OR i.parent_task_id IN (SELECT id FROM task)),"
-		" ex AS (DELETE FROM wf.execution e USING victim v WHERE e.id = v.id RETURNING 1)"
-		"SELECT pg_catalog.count(*) FROM ex",
+		PURGE_SQL(" wt AS (DELETE FROM wf.wait w USING victim v WHERE w.execution_id = v.id),"
+				  " dl AS (DELETE FROM wf.delivery d USING victim v WHERE d.execution_id = v.id),"),
+		2, {TIMESTAMPTZOID, INT4OID}
+	};
+	static WfPlan purge_0_1 = { /* pg_wf 0.1: no waits */
+		PURGE_SQL(""),
 		2, {TIMESTAMPTZOID, INT4OID}
 	};
 	Datum		values[2];
@@ -69,7 +78,7 @@ wf_purge_batch(TimestampTz cutoff, int limit)
 
 	values[0] = TimestampTzGetDatum(cutoff);
 	values[1] = Int32GetDatum(limit);
-	wf_exec(&purge, values, NULL, 1);
+	wf_exec(wf_schema_version() >= WF_SCHEMA_0_2 ? &purge : &purge_0_1, values, NULL, 1);
 	n = wf_get_int64(0, 1);
 	return n;
 }

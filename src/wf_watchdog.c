@@ -53,6 +53,7 @@
 
 #include "pg_wf.h"
 #include "wf_attempt.h"
+#include "wf_deliver.h"
 #include "wf_execution.h"
 #include "wf_purge.h"
 #include "wf_registry.h"
@@ -294,6 +295,8 @@ expire_call(void *arg)
 		const char *dkeys[] = {"attempt", "by"};
 		Jsonb	   *dvals[] = {wf_jsonb_int(tr.attempt), wf_jsonb_string("watchdog")};
 
+		if (tr.def->engine == WF_ENGINE_WAIT)
+			evals[1] = wf_jsonb_string("no event the task waits for arrived before its timeout");
 		if (tr.def->engine == WF_ENGINE_SLEEP)
 			wf_attempt_succeeded(&s, &tr, NULL, wf_jsonb_object(2, dkeys, dvals));
 		else
@@ -433,6 +436,44 @@ finish_parents(int batch)
 	return acted;
 }
 
+/*
+ * Signals whose waiting task's execution was busy (wf.delivery): deliver
+ * them now, each a step on its execution.
+ */
+static int
+deliver_signals(int batch)
+{
+	WfDelivery *d;
+	uint64		n = wf_deliveries_queued(batch, &d);
+	int			acted = 0;
+
+	for (uint64 r = 0; r < n; r++)
+	{
+		run_step(d[r].exec_id, "signal_delivery", wf_deliver_queued, &d[r]);
+		acted += !d[r].locked;
+	}
+	return acted;
+}
+
+/*
+ * Kept events (wf_signal with a ttl) whose time passed: deleted, a batch
+ * at a time. Not a step: no execution is involved.
+ */
+static int
+forget_signals(int batch)
+{
+	static WfPlan expired = {
+		"DELETE FROM wf.signal WHERE id = ANY (ARRAY("
+		"  SELECT id FROM wf.signal WHERE expires_at <= pg_catalog.now() "
+		"  ORDER BY expires_at LIMIT $1))",
+		1, {INT4OID}
+	};
+	Datum		values[1];
+
+	values[0] = Int32GetDatum(batch);
+	return (int) wf_exec(&expired, values, NULL, 0);
+}
+
 /* An execution whose timeout passed: it fails. */
 typedef struct TimeoutCall
 {
@@ -525,6 +566,11 @@ tick_run(int batch)
 					"the delegate deadline passed without a callback", batch);
 	acted += expire_executions(batch);
 	acted += finish_parents(batch);
+	if (wf_schema_version() >= WF_SCHEMA_0_2)
+	{
+		acted += deliver_signals(batch);
+		acted += forget_signals(batch);
+	}
 
 	values[0] = Int32GetDatum(batch);
 	n = wf_exec(&wakes, values, NULL, 0);
@@ -608,13 +654,25 @@ next_due(void)
 		" (SELECT pg_catalog.min(wake_at) FROM wf.task WHERE wake_at IS NOT NULL),"
 		" (SELECT pg_catalog.min(deadline) FROM wf.execution"
 		"   WHERE deadline IS NOT NULL AND state IN ('running', 'paused')),"
+		" (SELECT pg_catalog.min(created_at) FROM wf.inbox),"
+		" (SELECT pg_catalog.min(created_at) FROM wf.delivery),"
+		" (SELECT pg_catalog.min(expires_at) FROM wf.signal))",
+		0, {InvalidOid}
+	};
+	static WfPlan due_0_1 = {	/* pg_wf 0.1: no waits, no kept events */
+		"SELECT LEAST("
+		" (SELECT pg_catalog.min(lease_until) FROM wf.task WHERE state = 'running'),"
+		" (SELECT pg_catalog.min(deadline) FROM wf.task WHERE state = 'delegated' AND deadline IS NOT NULL),"
+		" (SELECT pg_catalog.min(wake_at) FROM wf.task WHERE wake_at IS NOT NULL),"
+		" (SELECT pg_catalog.min(deadline) FROM wf.execution"
+		"   WHERE deadline IS NOT NULL AND state IN ('running', 'paused')),"
 		" (SELECT pg_catalog.min(created_at) FROM wf.inbox))",
 		0, {InvalidOid}
 	};
 	bool		isnull;
 	Datum		d;
 
-	wf_exec(&due, NULL, NULL, 1);
+	wf_exec(wf_schema_version() >= WF_SCHEMA_0_2 ? &due : &due_0_1, NULL, NULL, 1);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? 0 : DatumGetTimestampTz(d);
 }
