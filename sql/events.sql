@@ -126,3 +126,17 @@ SELECT wf_signal('e', 'k', NULL);
 SET ROLE wf_runner;
 SELECT expect_error($$SELECT wf_signal('e', 'k')$$);
 RESET ROLE;
+
+-- wf_rerun replaces a wait that timed out: the old task's wait row is left
+-- behind, and a signal passes over it to the new wait (it raised "task
+-- does not exist" before).
+SELECT wf_define('{"name": "ev_rerun", "tasks": {"w": {"engine": "wait", "event": "go", "key": "rr", "timeout": "1ms"}}}');
+SELECT wf_start('ev_rerun') AS exec \gset
+SELECT pg_sleep(0.02);
+SELECT wf_tick() > 0 AS acted;
+SELECT state, error->'error'->>'type' AS type FROM wf.execution WHERE id = :exec;
+SELECT wf_rerun(:exec);
+SELECT count(*) AS wait_rows, count(DISTINCT task_id) AS tasks FROM wf.wait WHERE execution_id = :exec;
+SELECT wf_signal('go', 'rr', '{"x": 1}');
+SELECT state FROM wf.execution WHERE id = :exec;
+SELECT count(*) AS wait_rows FROM wf.wait WHERE execution_id = :exec;

@@ -53,7 +53,8 @@ wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
  * A signal for a waiting task, its execution locked: if the task still
  * waits, it succeeds with the event as its result (and waits no more).
  * Returns whether it did; a task that ended otherwise (a timeout, a
- * cancel, a signal first) is left alone.
+ * cancel, a signal first), or is gone (wf_rerun replaced it), is left
+ * alone.
  */
 bool
 wf_attempt_signalled(WfStep *s, int64 task_id, Jsonb *result)
@@ -62,8 +63,10 @@ wf_attempt_signalled(WfStep *s, int64 task_id, Jsonb *result)
 	const char *keys[] = {"by"};
 	Jsonb	   *vals[] = {wf_jsonb_string("signal")};
 
-	wf_step_lock_task(s, task_id, &tr);
 	wf_wait_forget(task_id);
+	if (!wf_wait_pending(task_id))
+		return false;
+	wf_step_lock_task(s, task_id, &tr);
 	if (tr.state != WF_TASK_DELEGATED || tr.def->engine != WF_ENGINE_WAIT)
 		return false;
 	wf_attempt_succeeded(s, &tr, result, wf_jsonb_object(1, keys, vals));

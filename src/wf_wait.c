@@ -117,6 +117,23 @@ wf_wait_add(int64 exec_id, int64 task_id, int nevents, char *const *events, cons
 	wf_exec(&add, values, NULL, 0);
 }
 
+/*
+ * Does the task still wait (a delegated task; its execution locked)? A
+ * wf.wait row may outlive its task: wf_rerun replaces a task that ended.
+ */
+bool
+wf_wait_pending(int64 task_id)
+{
+	static WfPlan pending = {
+		"SELECT 1 FROM wf.task WHERE id = $1 AND state = 'delegated'",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(task_id);
+	return wf_exec(&pending, values, NULL, 0) == 1;
+}
+
 /* The task waits no more (it got its event, or ended otherwise). */
 void
 wf_wait_forget(int64 task_id)
