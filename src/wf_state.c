@@ -16,7 +16,8 @@
  *                task waiting for its items, or a sub-workflow task waiting
  *                for its child execution;
  *   - delegated: handed to a third party with a callback token and an
- *                optional deadline; an {"engine": "sleep"} task waits here
+ *                optional deadline; an {"engine": "sleep"} task waits here, and an
+ *                {"engine": "wait"} until its event (or its timeout)
  *                until its deadline (then it succeeds);
  *   - succeeded, failed: decided; failed only after the retries;
  *   - skipped:   decided without running: none of its inbound edges that

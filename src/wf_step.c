@@ -22,6 +22,11 @@
  *     end reaches the parent through wf.inbox and the watchdog.
  *  6. After the locks are taken, the task's state and token are checked
  *     again (wf_task.c): what is decided is never applied twice.
+ *  7. Event keys (wf_wait.c): a step that creates a wait takes the
+ *     advisory lock of each (event, key) it waits on, in hash order, after
+ *     its execution's lock; wf_signal with a ttl takes the one key's lock
+ *     first and then takes executions only with SKIP LOCKED (a busy one
+ *     gets a queued delivery), so the two orders never meet in a wait.
  */
 #include "postgres.h"
 

@@ -2,7 +2,7 @@
  * wf_watchdog.c — the watchdog: wf_tick() and the background worker that
  * runs it.
  *
- * One pass (tick_run) does five kinds of due work, each in batches of at
+ * One pass (tick_run) does seven kinds of due work, each in batches of at
  * most pg_wf.batch_size rows:
  *   - a running task whose lease passed: the attempt fails with a
  *     "lease_expired" error (its runner is presumed dead) -> retry or fail;
@@ -11,7 +11,10 @@
  *   - a retry whose not_before came: its queue's runners are woken (NOTIFY);
  *   - an execution whose timeout passed: it fails with a "timeout" error;
  *   - a sub-workflow that ended (wf.inbox): its parent's task succeeds with
- *     the child's output, or fails with the child's error.
+ *     the child's output, or fails with the child's error;
+ *   - a signal whose waiting task's execution was busy (wf.delivery): the
+ *     task succeeds with the event if it still waits (wf_deliver.c);
+ *   - kept events (wf.signal) whose ttl passed: deleted (not a step).
  * Each is an engine step (wf_step.c, wf_attempt.c) that takes its
  * execution's lock with SKIP LOCKED, and runs so that it never waits for a
  * lock a client holds and its failure is its execution's alone (run_step,
