@@ -16,9 +16,9 @@
  *                task waiting for its items, or a sub-workflow task waiting
  *                for its child execution;
  *   - delegated: handed to a third party with a callback token and an
- *                optional deadline; an {"engine": "sleep"} task waits here, and an
- *                {"engine": "wait"} until its event (or its timeout)
- *                until its deadline (then it succeeds);
+ *                optional deadline; an {"engine": "sleep"} task waits here
+ *                until its deadline (then it succeeds), and an {"engine":
+ *                "wait"} until its event (or its timeout: it fails);
  *   - succeeded, failed: decided; failed only after the retries;
  *   - skipped:   decided without running: none of its inbound edges that
  *                it needs fired (dead-path elimination);
