@@ -133,3 +133,64 @@ SELECT expect_error(format('SELECT wf_task_cancel(1, %L)', repeat('x', 2000)));
 SET ROLE wf_runner;
 SELECT expect_error('SELECT wf_task_cancel(1)');
 RESET ROLE;
+
+-- Loops without cycles: "repeat" runs a task again while its result says
+-- so; each iteration has its own attempts, and sees $.iteration.
+SELECT wf_define('{"name": "pat_poll", "input": ["job"], "task_defaults": {"queue": "pat"}, "tasks": {
+    "check": {"action": "job.status", "retry": {"count": 1},
+              "input": {"job": "$.input.job", "n": "$.iteration"},
+              "repeat": {"while": "$.result.status == \"running\"", "max": 3}},
+    "after": {"action": "x", "requires": ["check"], "input": {"final": "$.tasks.check.result"}}}}');
+SELECT wf_start('pat_poll', '{"job": "J1"}') AS exec \gset
+DELETE FROM claimed WHERE task = 'check';  -- (done() takes the newest claim)
+SELECT claim('pat');
+CREATE TEMP TABLE old_tok AS SELECT task_id, token FROM claimed WHERE execution_id = :exec AND task = 'check';
+SELECT input FROM wf.task WHERE execution_id = :exec AND name = 'check';
+SELECT done(:exec, 'check', '{"status": "running"}');
+SELECT name, state, iteration, attempt, input FROM wf.task WHERE execution_id = :exec ORDER BY id;
+-- an error within an iteration is retried within it
+DELETE FROM claimed WHERE task = 'check';  -- (done() takes the newest claim)
+SELECT claim('pat');
+SELECT done(:exec, 'check', '{"m": "flaky"}', 'error');
+SELECT name, state, iteration, attempt FROM wf.task WHERE execution_id = :exec ORDER BY id;
+DELETE FROM claimed WHERE task = 'check';  -- (done() takes the newest claim)
+SELECT claim('pat');
+SELECT done(:exec, 'check', '{"status": "running"}');
+DELETE FROM claimed WHERE task = 'check';  -- (done() takes the newest claim)
+SELECT claim('pat');
+SELECT done(:exec, 'check', '{"status": "done", "rows": 7}');
+SELECT name, state, iteration, attempt, result, input FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT state, detail->'iteration' AS iteration, detail->'attempt' AS attempt
+FROM wf.event WHERE execution_id = :exec AND task = 'check' ORDER BY id;
+-- the old iteration's token acts no more
+SELECT expect_error($$SELECT wf_task_complete(task_id, 'success', '{"status": "done"}', token) FROM old_tok$$);
+-- passing max fails the task with {"type": "repeat_limit"}
+SELECT wf_start('pat_poll', '{"job": "J2"}') AS exec \gset
+DELETE FROM claimed WHERE task = 'check';  -- (done() takes the newest claim)
+SELECT claim('pat');
+SELECT done(:exec, 'check', '{"status": "running"}');
+DELETE FROM claimed WHERE task = 'check';  -- (done() takes the newest claim)
+SELECT claim('pat');
+SELECT done(:exec, 'check', '{"status": "running"}');
+DELETE FROM claimed WHERE task = 'check';  -- (done() takes the newest claim)
+SELECT claim('pat');
+SELECT done(:exec, 'check', '{"status": "running"}');
+SELECT name, state, iteration, error FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT state, error->>'type' AS type FROM wf.execution WHERE id = :exec;
+-- a delay: the next iteration waits, and the watchdog wakes its queue then
+SELECT wf_define('{"name": "pat_slowpoll", "task_defaults": {"queue": "pat"}, "tasks": {
+    "check": {"action": "x", "repeat": {"while": "$.result.again == true", "delay": "1 hour"}}}}');
+SELECT wf_start('pat_slowpoll') AS exec \gset
+DELETE FROM claimed WHERE task = 'check';  -- (done() takes the newest claim)
+SELECT claim('pat');
+SELECT done(:exec, 'check', '{"again": true}');
+SELECT state, iteration, not_before > now() + interval '50 minutes' AS later, wake_at IS NOT NULL AS woken
+FROM wf.task WHERE execution_id = :exec;
+SELECT l FROM regexp_split_to_table(wf_graph('pat_slowpoll'), E'\n') l WHERE l LIKE '%label=%check%';
+-- checked at wf_define
+SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"action": "x", "repeat": {"delay": "1s"}}}}')$$);
+SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"action": "x", "repeat": {"while": "$.result.x", "max": 0}}}}')$$);
+SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"action": "x", "repeat": {"while": "$.result.x", "until": 1}}}}')$$);
+SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"engine": "noop", "repeat": {"while": "$.result.x"}}}}')$$);
+SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"action": "x", "for_each": "$.input.xs", "repeat": {"while": "$.result.x"}}}}')$$);
+SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"action": "x", "repeat": "$.result.x"}}}')$$);

@@ -254,3 +254,8 @@ LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION wf_signal(text, text, jsonb, interval) IS 'Complete every task waiting on (event, key) with the payload; with a ttl, keep the event for waits that start before it passes; returns how many tasks';
 REVOKE ALL ON FUNCTION wf_signal(text, text, jsonb, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION wf_signal(text, text, jsonb, interval) TO wf_admin;
+
+-- Loops without cycles: a task with "repeat" runs again while its result
+-- says so; each iteration has its own attempts.
+ALTER TABLE wf.task ADD COLUMN iteration integer NOT NULL DEFAULT 0;
+COMMENT ON COLUMN wf.task.iteration IS 'A repeating task: which iteration this is (0 for the first run); each has its own attempts';

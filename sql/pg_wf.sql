@@ -92,6 +92,7 @@ CREATE TABLE wf.task (
     started_at   timestamptz,
     finished_at  timestamptz,
     held         boolean     NOT NULL DEFAULT false,  -- ready, but its execution is paused
+    iteration    integer     NOT NULL DEFAULT 0,      -- repeat: which run of the task (from 0)
     UNIQUE NULLS NOT DISTINCT (execution_id, name, item)
 ) WITH (fillfactor = 80);
 COMMENT ON TABLE wf.task IS 'Tasks of executions; the ready ones are the queue (wf_claim)';
@@ -100,6 +101,7 @@ COMMENT ON COLUMN wf.task.expired_token_hash IS 'SHA-256 of the token of the las
 COMMENT ON COLUMN wf.task.timeout IS 'Lease of an attempt from the definition (NULL: wf_claim''s lease)';
 COMMENT ON COLUMN wf.task.lease IS 'Lease length of the current attempt (wf_heartbeat''s default)';
 COMMENT ON COLUMN wf.task.wake_at IS 'A retry waiting for not_before: the watchdog wakes the queue then';
+COMMENT ON COLUMN wf.task.iteration IS 'A repeating task: which iteration this is (0 for the first run); each has its own attempts';
 COMMENT ON COLUMN wf.task.held IS 'A ready task of a paused execution: not claimable, and out of the claim''s index, until wf_resume';
 COMMENT ON COLUMN wf.task.deadline IS 'When a delegated attempt times out (NULL: never)';
 

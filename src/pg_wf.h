@@ -106,6 +106,17 @@ typedef struct WfRetry
 	bool		jitter;			/* delay/2 + random(0, delay/2) */
 } WfRetry;
 
+/* repeat: run the task again while its result says so */
+typedef struct WfRepeat
+{
+	WfTemplate *while_;			/* a jsonpath over $.result, $.iteration */
+	Interval   *delay;			/* before each further iteration, or NULL */
+	int			max;			/* iterations at most */
+} WfRepeat;
+
+#define WF_MAX_ITERATIONS		1000000
+#define WF_DEFAULT_ITERATIONS	1000
+
 /* An edge of the graph: requires (a success edge) or a transition. */
 typedef enum WfEdgeKind
 {
@@ -155,6 +166,7 @@ typedef struct WfTask
 	WfTemplate *for_each;		/* a jsonpath yielding the items, or NULL */
 	int			concurrency;	/* items in flight at most; 0: all */
 	WfRetry    *retry;			/* NULL: no retries */
+	WfRepeat   *repeat;			/* NULL: runs once */
 	Interval   *timeout;		/* lease of an attempt, or NULL */
 	Interval   *delegate_timeout;	/* deadline of a delegation, or NULL */
 	WfTemplate *input;			/* NULL: {} */

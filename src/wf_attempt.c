@@ -73,6 +73,120 @@ wf_attempt_signalled(WfStep *s, int64 task_id, Jsonb *result)
 	return true;
 }
 
+/* What a repeating task's success leads to. */
+typedef enum RepeatNext
+{
+	REPEAT_DONE,				/* "while" is not true: the task succeeded */
+	REPEAT_AGAIN,				/* the next iteration is ready */
+	REPEAT_LIMIT,				/* max passed: the task failed */
+	REPEAT_BROKEN				/* an expression failed: so does the execution */
+} RepeatNext;
+
+/*
+ * A repeating task succeeded (its row marked so): if its "while" is true
+ * for the result, it becomes ready again after its delay for the next
+ * iteration (attempts from 1 again, its input evaluated with $.iteration),
+ * or, past max, fails with {"type": "repeat_limit"}.
+ */
+static RepeatNext
+repeat_next(WfStep *s, WfTaskRow *tr, Jsonb *result)
+{
+	static WfPlan again = {
+		"UPDATE wf.task SET state = 'ready', attempt = 0, iteration = iteration + 1, input = $2, "
+		"not_before = pg_catalog.now() + $3, "
+		"wake_at = CASE WHEN $3 > '0'::pg_catalog.interval THEN pg_catalog.now() + $3 END, "
+		"token_hash = NULL, lease_until = NULL, deadline = NULL, runner = NULL, "
+		"finished_at = NULL, held = $4 "
+		"WHERE id = $1 RETURNING iteration, not_before, queue",
+		4, {INT8OID, JSONBOID, INTERVALOID, BOOLOID}
+	};
+	static WfPlan current = {
+		"SELECT iteration FROM wf.task WHERE id = $1",
+		1, {INT8OID}
+	};
+	WfRepeat   *r = tr->def->repeat;
+	WfTemplate *tmpls[2] = {r->while_, tr->def->input};
+	Jsonb	   *ctx;
+	Jsonb	   *v;
+	Jsonb	   *input;
+	char	   *err = NULL;
+	JsonbValue	jv;
+	Interval	zero = {0};
+	Datum		values[4];
+	int			iteration;
+	TimestampTz not_before;
+	char	   *queue;
+
+	values[0] = Int64GetDatum(tr->id);
+	wf_exec(&current, values, NULL, 1);
+	iteration = wf_get_int32(0, 1);
+	{
+		const char *keys[] = {"iteration"};
+		Jsonb	   *vals[] = {wf_jsonb_int(iteration)};
+
+		ctx = wf_jsonb_concat(wf_step_context_for(s, tmpls, 2, result, NULL),
+							  wf_jsonb_object(1, keys, vals));
+	}
+	v = wf_eval_template(r->while_, ctx, &err);
+	if (v == NULL)
+	{
+		wf_finish_step(s, wf_expr_failure(tr->name, "repeat.while", err));
+		return REPEAT_BROKEN;
+	}
+	if (!(JB_ROOT_IS_SCALAR(v) && JsonbExtractScalar(&v->root, &jv) &&
+		  jv.type == jbvBool && jv.val.boolean))
+		return REPEAT_DONE;
+	if (iteration + 1 >= r->max)
+	{
+		const char *keys[] = {"type", "max", "result"};
+		Jsonb	   *vals[] = {wf_jsonb_string("repeat_limit"), wf_jsonb_int(r->max), result};
+		const char *dkeys[] = {"iteration"};
+		Jsonb	   *dvals[] = {wf_jsonb_int(iteration)};
+
+		wf_attempt_failed(s, tr, wf_jsonb_object(result ? 3 : 2, keys, vals), false, false,
+						  wf_jsonb_object(1, dkeys, dvals));
+		return REPEAT_LIMIT;
+	}
+
+	/* the next iteration's input sees $.iteration */
+	{
+		const char *keys[] = {"iteration"};
+		Jsonb	   *vals[] = {wf_jsonb_int(iteration + 1)};
+
+		ctx = wf_jsonb_concat(ctx, wf_jsonb_object(1, keys, vals));
+	}
+	if (tr->def->input == NULL)
+		input = wf_jsonb_object(0, NULL, NULL);
+	else if ((input = wf_eval_template(tr->def->input, ctx, &err)) == NULL)
+	{
+		wf_finish_step(s, wf_expr_failure(tr->name, "input", err));
+		return REPEAT_BROKEN;
+	}
+	values[1] = JsonbPGetDatum(input);
+	values[2] = IntervalPGetDatum(r->delay ? r->delay : &zero);
+	values[3] = BoolGetDatum(s->state == WF_EXEC_PAUSED);
+	wf_exec(&again, values, NULL, 1);
+	iteration = wf_get_int32(0, 1);
+	not_before = wf_get_timestamptz(0, 2);
+	queue = wf_get_text(0, 3);
+	if (r->delay == NULL || (r->delay->time == 0 && r->delay->day == 0 && r->delay->month == 0))
+	{
+		if (s->state != WF_EXEC_PAUSED)
+			wf_notify_queue(queue);
+	}
+	else
+		wf_watchdog_due(not_before);
+	{
+		const char *keys[] = {"repeat", "iteration", "not_before"};
+		Jsonb	   *vals[] = {wf_jsonb_bool(true), wf_jsonb_int(iteration),
+		wf_jsonb_string(timestamptz_to_str(not_before))};
+
+		wf_events_task(&s->ev, tr->id, tr->name, WF_TASK_READY, wf_jsonb_object(3, keys, vals));
+	}
+	wf_finish_step(s, NULL);
+	return REPEAT_AGAIN;
+}
+
 /* After a task succeeded (its row already updated): what follows. */
 WfTaskState
 wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
@@ -80,6 +194,20 @@ wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 	Jsonb	   *failure = NULL;
 
 	wf_events_task(&s->ev, tr->id, tr->name, WF_TASK_SUCCEEDED, detail);
+	if (tr->def->repeat && tr->item < 0)
+	{
+		switch (repeat_next(s, tr, result))
+		{
+			case REPEAT_DONE:
+				break;
+			case REPEAT_AGAIN:
+				return WF_TASK_READY;
+			case REPEAT_LIMIT:
+				return WF_TASK_FAILED;
+			case REPEAT_BROKEN:
+				return WF_TASK_SUCCEEDED;	/* (and the execution failed) */
+		}
+	}
 	s->active--;
 	if (tr->item < 0)
 		failure = wf_flow_succeeded(s, tr->idx, tr->id, result);

@@ -211,13 +211,18 @@ wf_graph_compile(WfGraph *g, Datum definition)
 	compile_template(g->vars, g->vars ? get_key(&def->root, "vars") : NULL);
 
 	/*
-	 * A "when" or "for_each" is one expression string: its template is that
-	 * string.
+	 * A "when", "for_each" or "while" is one expression string: its template
+	 * is that string.
 	 */
 	for (int i = 0; i < g->ntasks; i++)
+	{
 		if (g->tasks[i].for_each)
 			compile_template(g->tasks[i].for_each,
 							 wf_jsonb_string(g->tasks[i].for_each->exprs[0].source));
+		if (g->tasks[i].repeat)
+			compile_template(g->tasks[i].repeat->while_,
+							 wf_jsonb_string(g->tasks[i].repeat->while_->exprs[0].source));
+	}
 	for (int i = 0; i < g->ntasks; i++)
 		for (int k = 0; k < g->tasks[i].nedges; k++)
 		{

@@ -108,6 +108,12 @@ append_kind(StringInfo buf, const WfTask *t)
 		if (t->concurrency > 0)
 			appendStringInfo(buf, " (%d at once)", t->concurrency);
 	}
+	if (t->repeat)
+	{
+		appendStringInfoString(buf, "\\nrepeat while ");
+		dot_escape(buf, t->repeat->while_->exprs[0].source);
+		appendStringInfo(buf, " (at most %d)", t->repeat->max);
+	}
 	if (t->nrequires > 1)
 	{
 		if (t->join_inclusive)

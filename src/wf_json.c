@@ -256,6 +256,40 @@ parse_retry(json_t *v, const char *path)
 	return r;
 }
 
+/* {"while": "$.result...", "delay": "30s", "max": 1000} */
+static WfRepeat *
+parse_repeat(ParseState *ps, json_t *v, const char *path)
+{
+	static const char *const allowed[] = {"while", "delay", "max", NULL};
+	WfRepeat   *r = palloc0(sizeof(WfRepeat));
+	json_t	   *x;
+
+	if (!json_is_object(v))
+		wf_def_error(path, "For example {\"while\": \"$.result.status == \\\"running\\\"\", \"delay\": \"30s\", \"max\": 100}.",
+					 "repeat must be an object, not %s", wf_json_type_name(v));
+	wf_check_keys(v, path, allowed, "repeat has while, delay and max.");
+	x = json_object_get(v, "while");
+	if (!x)
+		wf_def_error(path, "The task runs again after each success whose result makes \"while\" true.",
+					 "repeat needs \"while\"");
+	r->while_ = wf_parse_expression(ps, x, wf_path_key(path, "while"), "while",
+									"For example \"$.result.status == \\\"running\\\"\".");
+	x = json_object_get(v, "delay");
+	if (x)
+		r->delay = get_duration(x, wf_path_key(path, "delay"), true);
+	r->max = WF_DEFAULT_ITERATIONS;
+	x = json_object_get(v, "max");
+	if (x)
+	{
+		if (!json_is_integer(x) || json_integer_value(x) < 1 ||
+			json_integer_value(x) > WF_MAX_ITERATIONS)
+			wf_def_error(wf_path_key(path, "max"), "max counts every iteration, the first included.",
+						 "max must be an integer from 1 to %d", WF_MAX_ITERATIONS);
+		r->max = (int) json_integer_value(x);
+	}
+	return r;
+}
+
 /* {"engine": "noop" | "fail" | "succeed" | "sleep"} and its options. */
 static void
 parse_engine(WfTask *t, json_t *v, const char *path)
@@ -392,14 +426,14 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	static const char *const allowed[] =
 	{"action", "concurrency", "delegate_timeout", "description", "engine", "event", "for", "for_each",
 		"input", "join", "key", "message", "on_complete", "on_error", "on_success", "publish",
-	"queue", "requires", "retry", "timeout", "workflow", NULL};
+	"queue", "repeat", "requires", "retry", "timeout", "workflow", NULL};
 	json_t	   *x;
 
 	t->name = pstrdup(name);
 	if (!json_is_object(v))
 		wf_def_error(path, NULL, "task must be an object, not %s", wf_json_type_name(v));
 	wf_check_keys(v, path, allowed,
-				  "Task keys are action, engine or workflow, description, input, publish, requires, on_success, on_error, on_complete, join, for_each, concurrency, queue, retry, timeout, delegate_timeout, message, for, event and key.");
+				  "Task keys are action, engine or workflow, description, input, publish, requires, on_success, on_error, on_complete, join, for_each, concurrency, queue, retry, timeout, delegate_timeout, repeat, message, for, event and key.");
 
 	x = json_object_get(v, "workflow");
 	if (x)
@@ -463,6 +497,19 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	if (x)
 		t->input = wf_parse_template(ps, x, wf_path_key(path, "input"));
 
+	x = json_object_get(v, "repeat");
+	if (x)
+	{
+		char	   *rpath = wf_path_key(path, "repeat");
+
+		if (t->engine != WF_ENGINE_NONE || t->workflow)
+			wf_def_error(rpath, "Engine and sub-workflow tasks cannot repeat; inside a sub-workflow, its own runner tasks can.",
+						 "repeat applies to a runner's task only");
+		if (json_object_get(v, "for_each"))
+			wf_def_error(rpath, "Repeat the work inside each item instead.",
+						 "a for_each task cannot repeat");
+		t->repeat = parse_repeat(ps, x, rpath);
+	}
 	x = json_object_get(v, "for_each");
 	if (x)
 	{
