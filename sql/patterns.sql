@@ -194,3 +194,53 @@ SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"action"
 SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"engine": "noop", "repeat": {"while": "$.result.x"}}}}')$$);
 SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"action": "x", "for_each": "$.input.xs", "repeat": {"while": "$.result.x"}}}}')$$);
 SELECT expect_error($$SELECT wf_define('{"name": "bad", "tasks": {"a": {"action": "x", "repeat": "$.result.x"}}}')$$);
+
+-- for_each over a sub-workflow: a child execution per item (concurrency
+-- respected), the children's outputs as the task's result in item order.
+SELECT wf_define('{"name": "pat_child", "input": ["n"], "tasks": {
+    "double": {"action": "x", "queue": "pat_c", "input": {"n": "$.input.n"}}},
+  "output": {"twice": "$.tasks.double.result.v"}}');
+SELECT wf_define('{"name": "pat_fan", "input": ["ns"], "tasks": {
+    "each": {"workflow": "pat_child", "for_each": "$.input.ns", "concurrency": 2,
+             "input": {"n": "$.item"}},
+    "sum":  {"action": "x", "queue": "pat", "requires": ["each"], "input": {"all": "$.tasks.each.result"}}}}');
+SELECT wf_start('pat_fan', '{"ns": [1, 2, 3]}') AS exec \gset
+SELECT name, item, state, not_before = 'infinity' AS waiting FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT t.item, c.state, c.input FROM wf.execution c JOIN wf.task t ON t.id = c.parent_task_id
+WHERE t.execution_id = :exec ORDER BY t.item;
+-- the second item's child finishes first: the third item's child starts
+SELECT claim('pat_c');
+SELECT wf_task_complete(c.task_id, 'success', jsonb_build_object('v', 2 * (i.input->>'n')::int), c.token)
+FROM claimed c JOIN wf.task i ON i.id = c.task_id JOIN wf.execution x ON x.id = c.execution_id
+JOIN wf.task p ON p.id = x.parent_task_id WHERE p.execution_id = :exec AND p.item = 1;
+SELECT wf_tick() > 0 AS acted;
+SELECT name, item, state FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT claim('pat_c');
+SELECT count(wf_task_complete(c.task_id, 'success', jsonb_build_object('v', 2 * (i.input->>'n')::int), c.token))
+FROM claimed c JOIN wf.task i ON i.id = c.task_id JOIN wf.execution x ON x.id = c.execution_id
+JOIN wf.task p ON p.id = x.parent_task_id WHERE p.execution_id = :exec AND i.state = 'running';
+SELECT wf_tick() > 0 AS acted;
+SELECT name, item, state, result FROM wf.task WHERE execution_id = :exec ORDER BY id;
+
+-- a failing child fails the task and cancels the children still running
+SELECT wf_start('pat_fan', '{"ns": [10, 20, 30]}') AS exec \gset
+DELETE FROM claimed WHERE task = 'double';
+SELECT claim('pat_c');
+SELECT wf_task_complete(c.task_id, 'error', '{"m": "no"}', c.token)
+FROM claimed c JOIN wf.execution x ON x.id = c.execution_id
+JOIN wf.task p ON p.id = x.parent_task_id WHERE p.execution_id = :exec AND p.item = 0;
+SELECT wf_tick() > 0 AS acted;
+SELECT name, item, state, error->>'type' AS error FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT t.item, c.state FROM wf.execution c JOIN wf.task t ON t.id = c.parent_task_id
+WHERE t.execution_id = :exec ORDER BY t.item;
+SELECT state, error->>'type' AS type, error->'error'->>'type' AS cause FROM wf.execution WHERE id = :exec;
+
+-- no items: [] at once; a child that cannot start fails the task
+SELECT wf_start('pat_fan', '{"ns": []}') AS exec \gset
+SELECT name, state, result FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT wf_define('{"name": "pat_fan_bad", "tasks": {
+    "each": {"workflow": "pat_child", "for_each": "$.input.ns", "input": {"wrong": "$.item"}}}}');
+SELECT wf_start('pat_fan_bad', '{"ns": [1, 2]}') AS exec \gset
+SELECT name, item, state, error->>'type' AS type FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT state, error->'error'->'error'->>'type' AS cause FROM wf.execution WHERE id = :exec;
+SELECT l FROM regexp_split_to_table(wf_graph('pat_fan'), E'\n') l WHERE l LIKE '%"each" [%';

@@ -220,6 +220,10 @@ wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result, Jsonb *detail)
 		switch (wf_foreach_item_succeeded(s, tr, &parent_id, &all))
 		{
 			case WF_FOREACH_PENDING:
+				/* a sub-workflow's next item: its child starts now */
+				if (tr->def->workflow && tr->def->concurrency > 0 &&
+					!wf_flow_start_items(s, tr->idx, 1))
+					failure = s->failure;
 				break;
 			case WF_FOREACH_SUCCEEDED:
 				failure = wf_flow_succeeded(s, tr->idx, parent_id, all);

@@ -27,7 +27,6 @@
 #include "wf_step.h"
 #include "wf_store.h"
 
-static void cancel_children(int64 parent_task_id, const char *reason);
 
 /*
  * Insert tasks made ready ($7: their state; $8: held, when the execution
@@ -268,13 +267,13 @@ wf_cancel_rest(WfStep *s)
 	 * the lock order).
 	 */
 	for (int i = 0; i < nsubs; i++)
-		cancel_children(subs[i], "its parent task was cancelled");
+		wf_cancel_children(subs[i], "its parent task was cancelled");
 	s->nnew = 0;
 }
 
 /* Cancel the running child executions of a (sub-workflow) task. */
-static void
-cancel_children(int64 parent_task_id, const char *reason)
+void
+wf_cancel_children(int64 parent_task_id, const char *reason)
 {
 	static WfPlan children = {
 		"SELECT id FROM wf.execution WHERE parent_task_id = $1 AND state IN ('running', 'paused')",

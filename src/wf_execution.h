@@ -12,6 +12,7 @@ extern Jsonb *wf_prepare_inputs(WfStep *s, Jsonb **ctx_out);
 extern Jsonb *wf_publish(WfStep *s, WfTask *t, Jsonb *result);
 extern void wf_update_execution(WfStep *s, WfExecState state, Jsonb *output, Jsonb *error);
 extern void wf_cancel_rest(WfStep *s);
+extern void wf_cancel_children(int64 parent_task_id, const char *reason);
 extern void wf_fail_execution(WfStep *s, Jsonb *error);
 extern void wf_finish_step(WfStep *s, Jsonb *failure);
 

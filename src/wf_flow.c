@@ -183,6 +183,7 @@ insert_decided(WfStep *s, int idx, WfTaskState state, Jsonb *result, Jsonb *erro
 
 static int64 start_execution(const char *name, Jsonb *input, text *key,
 							 int64 parent_task_id, int depth);
+static bool run_worklist(WfStep *s, Worklist *w);
 
 typedef struct StartCall
 {
@@ -353,6 +354,89 @@ start_wait(WfStep *s, int idx, Worklist *w)
 	}
 }
 
+/*
+ * Start the children of up to max waiting items of the sub-workflow
+ * for_each task idx (each item's child gets the item's input). An item
+ * whose child cannot start fails, and with it the for_each task (its
+ * other items and their children are cancelled): that goes on w.
+ */
+static void
+start_items(WfStep *s, int idx, int max, Worklist *w)
+{
+	static WfPlan failed = {
+		"UPDATE wf.task SET state = 'failed', error = $2, finished_at = pg_catalog.now() WHERE id = $1",
+		2, {INT8OID, JSONBOID}
+	};
+	WfTask	   *t = &s->g->tasks[idx];
+	int64	   *ids;
+	Jsonb	  **inputs;
+	int		   *items;
+	int			n = wf_foreach_take_items(s, idx, max, &ids, &inputs, &items);
+
+	for (int i = 0; i < n; i++)
+	{
+		char	   *err = NULL;
+		int64		child = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (s->depth + 1 > WF_MAX_DEPTH)
+			err = psprintf("sub-workflows nest at most %d deep", WF_MAX_DEPTH);
+		else
+		{
+			StartCall	c = {t->workflow, inputs[i], ids[i], s->depth + 1, 0};
+
+			if (wf_in_subxact(start_call, &c, &err))
+				child = c.child;
+		}
+		if (err)
+		{
+			const char *keys[] = {"type", "workflow", "message"};
+			Jsonb	   *vals[] = {wf_jsonb_string("subworkflow_start_failed"),
+			wf_jsonb_string(t->workflow), wf_jsonb_string(err)};
+			Jsonb	   *error = wf_jsonb_object(3, keys, vals);
+			Datum		values[2];
+			WfTaskRow	tr;
+			Jsonb	   *doc;
+			int64		parent;
+
+			values[0] = Int64GetDatum(ids[i]);
+			values[1] = JsonbPGetDatum(error);
+			wf_exec(&failed, values, NULL, 1);
+			wf_events_task(&s->ev, ids[i], t->name, WF_TASK_FAILED, NULL);
+			s->active--;
+			memset(&tr, 0, sizeof(tr));
+			tr.id = ids[i];
+			tr.name = t->name;
+			tr.idx = idx;
+			tr.item = items[i];
+			tr.def = t;
+			parent = wf_foreach_item_failed(s, &tr, error, &doc);
+			push(w, idx, parent, WF_TASK_FAILED, NULL, doc, false);
+			return;
+		}
+		{
+			const char *keys[] = {"child_execution_id"};
+			Jsonb	   *vals[] = {wf_jsonb_int(child)};
+
+			wf_events_task(&s->ev, ids[i], t->name, WF_TASK_RUNNING, wf_jsonb_object(1, keys, vals));
+		}
+	}
+}
+
+/*
+ * An item of the sub-workflow for_each task idx succeeded: start the next
+ * waiting items' children, up to max (see wf_flow_task_ended for the
+ * result).
+ */
+bool
+wf_flow_start_items(WfStep *s, int idx, int max)
+{
+	Worklist	w = {NULL, 0, 0};
+
+	start_items(s, idx, max, &w);
+	return run_worklist(s, &w);
+}
+
 /* A task became ready: a runner's task waits for a claim; an engine task is decided now. */
 static void
 make_ready(WfStep *s, int idx, Worklist *w)
@@ -365,18 +449,22 @@ make_ready(WfStep *s, int idx, Worklist *w)
 	switch (t->engine)
 	{
 		case WF_ENGINE_NONE:
-			if (t->workflow)
-			{
-				start_child(s, idx, w);
-				return;
-			}
 			if (t->for_each)
 			{
 				bool		ended;
 
 				/* an empty for_each succeeds at once, with [] */
-				if (wf_foreach_start(s, idx, &id, &ended) && ended)
+				if (!wf_foreach_start(s, idx, &id, &ended))
+					return;
+				if (ended)
 					push(w, idx, id, WF_TASK_SUCCEEDED, wf_jsonb_array_empty(), NULL, true);
+				else if (t->workflow)
+					start_items(s, idx, t->concurrency > 0 ? t->concurrency : WF_MAX_ITEMS, w);
+				return;
+			}
+			if (t->workflow)
+			{
+				start_child(s, idx, w);
 				return;
 			}
 			wf_add_ready(s, idx);

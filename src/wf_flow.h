@@ -11,6 +11,7 @@ extern bool wf_flow_make_ready(WfStep *s, int idx);
 extern bool wf_flow_task_ended(WfStep *s, int idx, int64 task_id, WfTaskState state,
 							   Jsonb *result, Jsonb *error);
 extern Jsonb *wf_flow_succeeded(WfStep *s, int idx, int64 task_id, Jsonb *result);
+extern bool wf_flow_start_items(WfStep *s, int idx, int max);
 extern int64 wf_start_execution(const char *name, Jsonb *input, text *key);
 
 #endif							/* WF_FLOW_H */

@@ -18,6 +18,12 @@
  * delegated are cancelled (their late reports get WF006), and the
  * failure goes on as the task's (on_error, or the execution fails). An
  * empty array succeeds at once with [].
+ *
+ * On a sub-workflow task the items are never claimable (not_before stays
+ * infinity until taken): the flow takes them, concurrency at a time, and
+ * starts a child execution per item (wf_flow.c); a child's end reaches
+ * its item through wf.inbox like any sub-workflow's, and an item's
+ * failure cancels its siblings' children too.
  */
 #include "postgres.h"
 
@@ -30,6 +36,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_wf.h"
+#include "wf_execution.h"
 #include "wf_expr.h"
 #include "wf_foreach.h"
 #include "wf_signal.h"
@@ -67,6 +74,16 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 		"not_before, held) "
 		"SELECT $1, $2, $3, $4, $5, 'ready', u.n - 1, u.input, "
 		"CASE WHEN $6 = 0 OR u.n <= $6 THEN pg_catalog.now() ELSE 'infinity' END, $8 "
+		"FROM pg_catalog.unnest($7::pg_catalog.jsonb[]) WITH ORDINALITY AS u(input, n) "
+		"RETURNING id",
+		8, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, INT4OID, JSONBARRAYOID, BOOLOID}
+	};
+
+	/* a sub-workflow's items: none claimable; the flow starts their children */
+	static WfPlan child_items = {
+		"INSERT INTO wf.task (execution_id, name, action, queue, timeout, state, item, input, "
+		"not_before, held) "
+		"SELECT $1, $2, $3, $4, $5, 'ready', u.n - 1, u.input, 'infinity', false "
 		"FROM pg_catalog.unnest($7::pg_catalog.jsonb[]) WITH ORDINALITY AS u(input, n) "
 		"RETURNING id",
 		8, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, INT4OID, JSONBARRAYOID, BOOLOID}
@@ -180,12 +197,50 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 	values[5] = Int32GetDatum(t->concurrency);
 	values[6] = wf_jsonb_array(inputs, n);
 	values[7] = BoolGetDatum(s->state == WF_EXEC_PAUSED);
-	wf_exec(wf_schema_version() >= WF_SCHEMA_0_2 ? &items : &items_0_1, values, nulls, n);
+	wf_exec(t->workflow ? &child_items :
+			wf_schema_version() >= WF_SCHEMA_0_2 ? &items : &items_0_1, values, nulls, n);
 	for (int r = 0; r < n; r++)
 		wf_events_task(&s->ev, wf_get_int64(r, 1), t->name, WF_TASK_READY, NULL);
-	wf_notify_queue(t->queue);
+	if (!t->workflow)
+		wf_notify_queue(t->queue);
 	s->active += 1 + n;
 	return true;
+}
+
+/*
+ * The next up to max waiting items of a sub-workflow's for_each task idx,
+ * now running (their children are the caller's to start): their row ids
+ * and inputs, in item order. Returns how many.
+ */
+int
+wf_foreach_take_items(WfStep *s, int idx, int max, int64 **ids, Jsonb ***inputs, int **items)
+{
+	static WfPlan take = {
+		"WITH taken AS (UPDATE wf.task SET state = 'running', attempt = 1, "
+		"  started_at = pg_catalog.now(), not_before = pg_catalog.now() "
+		"  WHERE id IN (SELECT id FROM wf.task WHERE execution_id = $1 AND name = $2 "
+		"    AND item IS NOT NULL AND state = 'ready' AND not_before = 'infinity' "
+		"    ORDER BY item LIMIT $3) RETURNING id, input, item) "
+		"SELECT id, input, item FROM taken ORDER BY item",
+		3, {INT8OID, TEXTOID, INT4OID}
+	};
+	Datum		values[3];
+	uint64		n;
+
+	values[0] = Int64GetDatum(s->exec_id);
+	values[1] = CStringGetTextDatum(s->g->tasks[idx].name);
+	values[2] = Int32GetDatum(max);
+	n = wf_exec(&take, values, NULL, 0);
+	*ids = palloc(sizeof(int64) * Max(n, 1));
+	*inputs = palloc(sizeof(Jsonb *) * Max(n, 1));
+	*items = palloc(sizeof(int) * Max(n, 1));
+	for (uint64 r = 0; r < n; r++)
+	{
+		(*ids)[r] = wf_get_int64(r, 1);
+		(*inputs)[r] = wf_get_jsonb(r, 2);
+		(*items)[r] = wf_get_int32(r, 3);
+	}
+	return (int) n;
 }
 
 /* Fail the for_each task ($1 execution, $2 name) with error $3. */
@@ -247,7 +302,9 @@ wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr, int64 *parent_id, Jsonb **re
 	wf_exec(&count, values, NULL, 1);
 	if (wf_get_int32(0, 1) < wf_get_int32(0, 2))
 	{
-		if (tr->def->concurrency > 0 && wf_exec(&release, values, NULL, 0) == 1)
+		/* (a sub-workflow's next item: the caller starts its child) */
+		if (tr->def->concurrency > 0 && !tr->def->workflow &&
+			wf_exec(&release, values, NULL, 0) == 1)
 			wf_notify_queue(tr->def->queue);
 		return WF_FOREACH_PENDING;
 	}
@@ -286,7 +343,7 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc_out)
 		"UPDATE wf.task SET state = 'cancelled', finished_at = pg_catalog.now(), "
 		"lease_until = NULL, deadline = NULL, wake_at = NULL "
 		"WHERE execution_id = $1 AND name = $2 AND item IS NOT NULL "
-		"  AND state IN ('ready', 'running', 'delegated') RETURNING id",
+		"  AND state IN ('ready', 'running', 'delegated') RETURNING id, state",
 		2, {INT8OID, TEXTOID}
 	};
 	const char *keys[] = {"type", "index", "error"};
@@ -295,13 +352,21 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc_out)
 	Datum		values[3];
 	uint64		n;
 	int64		parent_id;
+	int64	   *ids;
 
 	values[0] = Int64GetDatum(s->exec_id);
 	values[1] = CStringGetTextDatum(tr->name);
 	n = wf_exec(&cancel, values, NULL, 0);
+	ids = palloc(sizeof(int64) * Max(n, 1));
 	for (uint64 r = 0; r < n; r++)
-		wf_events_task(&s->ev, wf_get_int64(r, 1), tr->name, WF_TASK_CANCELLED, NULL);
+	{
+		ids[r] = wf_get_int64(r, 1);
+		wf_events_task(&s->ev, ids[r], tr->name, WF_TASK_CANCELLED, NULL);
+	}
 	s->active -= n;
+	/* a sub-workflow's items in flight: their children are cancelled too */
+	for (uint64 r = 0; tr->def->workflow && r < n; r++)
+		wf_cancel_children(ids[r], "a sibling item of its parent task failed");
 	wf_exec(&forget_count, values, NULL, 1);
 	values[2] = JsonbPGetDatum(doc);
 	wf_exec(&fail_parent, values, NULL, 1);

@@ -7,6 +7,8 @@
 #include "wf_step.h"
 
 extern bool wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended);
+extern int	wf_foreach_take_items(WfStep *s, int idx, int max, int64 **ids, Jsonb ***inputs,
+								  int **items);
 
 /* What an item's success did to its for_each task. */
 typedef enum WfForeachEnd

@@ -439,7 +439,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	if (x)
 	{
 		static const char *const not_with[] = {"action", "engine", "queue", "retry", "timeout",
-		"delegate_timeout", "for_each", NULL};
+		"delegate_timeout", NULL};
 
 		for (int i = 0; not_with[i]; i++)
 			if (json_object_get(v, not_with[i]))
