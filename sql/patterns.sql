@@ -244,3 +244,70 @@ SELECT wf_start('pat_fan_bad', '{"ns": [1, 2]}') AS exec \gset
 SELECT name, item, state, error->>'type' AS type FROM wf.task WHERE execution_id = :exec ORDER BY id;
 SELECT state, error->'error'->'error'->>'type' AS cause FROM wf.execution WHERE id = :exec;
 SELECT l FROM regexp_split_to_table(wf_graph('pat_fan'), E'\n') l WHERE l LIKE '%"each" [%';
+
+-- A sub-workflow task may retry (a new child per attempt) and repeat (a
+-- new child per iteration); a for_each over one retries each item.
+SELECT wf_define('{"name": "pat_kid", "input": ["n"], "tasks": {
+    "x": {"action": "x", "queue": "pat_k", "input": {"n": "$.input.n"}}},
+  "output": {"again": "$.tasks.x.result.again", "n": "$.input.n"}}');
+SELECT wf_define('{"name": "pat_retry_sub", "tasks": {
+    "sub": {"workflow": "pat_kid", "retry": {"count": 1}, "input": {"n": 1}}}}');
+SELECT wf_start('pat_retry_sub') AS exec \gset
+DELETE FROM claimed WHERE task = 'x';
+SELECT claim('pat_k');
+SELECT wf_task_complete(c.task_id, 'error', '{"m": "first child fails"}', c.token)
+FROM claimed c JOIN wf.execution x ON x.id = c.execution_id
+JOIN wf.task p ON p.id = x.parent_task_id WHERE p.execution_id = :exec;
+SELECT wf_tick() > 0 AS acted;
+SELECT name, state, attempt, error->>'type' AS last_error FROM wf.task WHERE execution_id = :exec;
+SELECT c.state, c.input FROM wf.execution c JOIN wf.task t ON t.id = c.parent_task_id
+WHERE t.execution_id = :exec ORDER BY c.id;
+DELETE FROM claimed WHERE task = 'x';
+SELECT claim('pat_k');
+SELECT wf_task_complete(c.task_id, 'success', '{}', c.token)
+FROM claimed c JOIN wf.execution x ON x.id = c.execution_id
+JOIN wf.task p ON p.id = x.parent_task_id WHERE p.execution_id = :exec AND x.state = 'running';
+SELECT wf_tick() > 0 AS acted;
+SELECT name, state, attempt, result FROM wf.task WHERE execution_id = :exec;
+SELECT state FROM wf.execution WHERE id = :exec;
+
+SELECT wf_define('{"name": "pat_repeat_sub", "tasks": {
+    "poll": {"workflow": "pat_kid", "input": {"n": "$.iteration"},
+             "repeat": {"while": "$.result.again == true", "max": 5}}}}');
+SELECT wf_start('pat_repeat_sub') AS exec \gset
+DELETE FROM claimed WHERE task = 'x';
+SELECT claim('pat_k');
+SELECT wf_task_complete(c.task_id, 'success', '{"again": true}', c.token)
+FROM claimed c JOIN wf.execution x ON x.id = c.execution_id
+JOIN wf.task p ON p.id = x.parent_task_id WHERE p.execution_id = :exec;
+SELECT wf_tick() > 0 AS acted;
+SELECT name, state, iteration, attempt, input FROM wf.task WHERE execution_id = :exec;
+DELETE FROM claimed WHERE task = 'x';
+SELECT claim('pat_k');
+SELECT wf_task_complete(c.task_id, 'success', '{"again": false}', c.token)
+FROM claimed c JOIN wf.execution x ON x.id = c.execution_id
+JOIN wf.task p ON p.id = x.parent_task_id WHERE p.execution_id = :exec AND x.state = 'running';
+SELECT wf_tick() > 0 AS acted;
+SELECT name, state, iteration, result FROM wf.task WHERE execution_id = :exec;
+SELECT c.input, c.state FROM wf.execution c JOIN wf.task t ON t.id = c.parent_task_id
+WHERE t.execution_id = :exec ORDER BY c.id;
+
+-- a for_each item's retry waits its delay (delegated to the watchdog), then
+-- its new child starts
+SELECT wf_define('{"name": "pat_fan_retry", "tasks": {
+    "each": {"workflow": "pat_kid", "for_each": "$.input.ns", "input": {"n": "$.item"},
+             "retry": {"count": 1, "delay": "1 hour"}}}}');
+SELECT wf_start('pat_fan_retry', '{"ns": [5]}') AS exec \gset
+DELETE FROM claimed WHERE task = 'x';
+SELECT claim('pat_k');
+SELECT wf_task_complete(c.task_id, 'error', '{}', c.token)
+FROM claimed c JOIN wf.execution x ON x.id = c.execution_id
+JOIN wf.task p ON p.id = x.parent_task_id WHERE p.execution_id = :exec;
+SELECT wf_tick() > 0 AS acted;
+SELECT name, item, state, attempt, deadline > now() + interval '50 minutes' AS waits FROM wf.task
+WHERE execution_id = :exec ORDER BY id;
+UPDATE wf.task SET deadline = now() - interval '1 second' WHERE execution_id = :exec AND item = 0;
+SELECT wf_tick() > 0 AS acted;
+SELECT name, item, state, attempt FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT count(*) AS children FROM wf.execution c JOIN wf.task t ON t.id = c.parent_task_id
+WHERE t.execution_id = :exec;

@@ -73,6 +73,47 @@ wf_attempt_signalled(WfStep *s, int64 task_id, Jsonb *result)
 	return true;
 }
 
+/*
+ * A sub-workflow row runs again (a retry or a repeat whose time came): it
+ * is running, with a new child (input: the row's own if NULL). A child
+ * that cannot start fails the task at once (a retry would fail the same
+ * way). Returns whether the child started.
+ */
+bool
+wf_attempt_restart_child(WfStep *s, WfTaskRow *tr, Jsonb *input)
+{
+	static WfPlan run = {
+		"UPDATE wf.task SET state = 'running', attempt = attempt + 1, "
+		"input = COALESCE($2, input), started_at = pg_catalog.now(), finished_at = NULL, "
+		"deadline = NULL, not_before = pg_catalog.now() WHERE id = $1 RETURNING attempt, input",
+		2, {INT8OID, JSONBOID}
+	};
+	Datum		values[2];
+	char		nulls[2] = {' ', input ? ' ' : 'n'};
+	Jsonb	   *failure;
+	int64		child;
+
+	values[0] = Int64GetDatum(tr->id);
+	values[1] = input ? JsonbPGetDatum(input) : (Datum) 0;
+	wf_exec(&run, values, nulls, 1);
+	tr->attempt = wf_get_int32(0, 1);
+	tr->state = WF_TASK_RUNNING;
+	input = wf_get_jsonb(0, 2);
+	failure = wf_flow_launch_child(s, tr->idx, tr->id, input, &child);
+	if (failure)
+	{
+		wf_attempt_failed(s, tr, failure, false, false, wf_jsonb_object(0, NULL, NULL));
+		return false;
+	}
+	{
+		const char *keys[] = {"child_execution_id", "attempt"};
+		Jsonb	   *vals[] = {wf_jsonb_int(child), wf_jsonb_int(tr->attempt)};
+
+		wf_events_task(&s->ev, tr->id, tr->name, WF_TASK_RUNNING, wf_jsonb_object(2, keys, vals));
+	}
+	return true;
+}
+
 /* What a repeating task's success leads to. */
 typedef enum RepeatNext
 {
@@ -100,6 +141,14 @@ repeat_next(WfStep *s, WfTaskRow *tr, Jsonb *result)
 		"WHERE id = $1 RETURNING iteration, not_before, queue",
 		4, {INT8OID, JSONBOID, INTERVALOID, BOOLOID}
 	};
+
+	/* a sub-workflow's next iteration waits as delegated to the watchdog */
+	static WfPlan again_child = {
+		"UPDATE wf.task SET state = 'delegated', attempt = 0, iteration = iteration + 1, "
+		"input = $2, deadline = pg_catalog.now() + $3, finished_at = NULL "
+		"WHERE id = $1 RETURNING iteration, deadline, queue",
+		3, {INT8OID, JSONBOID, INTERVALOID}
+	};
 	static WfPlan current = {
 		"SELECT iteration FROM wf.task WHERE id = $1",
 		1, {INT8OID}
@@ -116,6 +165,7 @@ repeat_next(WfStep *s, WfTaskRow *tr, Jsonb *result)
 	int			iteration;
 	TimestampTz not_before;
 	char	   *queue;
+	bool		no_delay;
 
 	values[0] = Int64GetDatum(tr->id);
 	wf_exec(&current, values, NULL, 1);
@@ -162,27 +212,36 @@ repeat_next(WfStep *s, WfTaskRow *tr, Jsonb *result)
 		wf_finish_step(s, wf_expr_failure(tr->name, "input", err));
 		return REPEAT_BROKEN;
 	}
+	no_delay = r->delay == NULL ||
+		(r->delay->time == 0 && r->delay->day == 0 && r->delay->month == 0);
 	values[1] = JsonbPGetDatum(input);
 	values[2] = IntervalPGetDatum(r->delay ? r->delay : &zero);
 	values[3] = BoolGetDatum(s->state == WF_EXEC_PAUSED);
-	wf_exec(&again, values, NULL, 1);
+	wf_exec(tr->def->workflow ? &again_child : &again, values, NULL, 1);
 	iteration = wf_get_int32(0, 1);
 	not_before = wf_get_timestamptz(0, 2);
 	queue = wf_get_text(0, 3);
-	if (r->delay == NULL || (r->delay->time == 0 && r->delay->day == 0 && r->delay->month == 0))
-	{
-		if (s->state != WF_EXEC_PAUSED)
-			wf_notify_queue(queue);
-	}
-	else
-		wf_watchdog_due(not_before);
 	{
 		const char *keys[] = {"repeat", "iteration", "not_before"};
 		Jsonb	   *vals[] = {wf_jsonb_bool(true), wf_jsonb_int(iteration),
 		wf_jsonb_string(timestamptz_to_str(not_before))};
 
-		wf_events_task(&s->ev, tr->id, tr->name, WF_TASK_READY, wf_jsonb_object(3, keys, vals));
+		wf_events_task(&s->ev, tr->id, tr->name,
+					   tr->def->workflow ? WF_TASK_DELEGATED : WF_TASK_READY,
+					   wf_jsonb_object(3, keys, vals));
 	}
+	if (tr->def->workflow && no_delay)
+	{
+		/* the next child starts now (a start failure finishes the step) */
+		if (!wf_attempt_restart_child(s, tr, input))
+			return REPEAT_LIMIT;
+	}
+	else if (tr->def->workflow)
+		wf_watchdog_due(not_before);
+	else if (!no_delay)
+		wf_watchdog_due(not_before);
+	else if (s->state != WF_EXEC_PAUSED)
+		wf_notify_queue(queue);
 	wf_finish_step(s, NULL);
 	return REPEAT_AGAIN;
 }
@@ -300,6 +359,13 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, bool may
 		"lease_until = NULL, deadline = NULL WHERE id = $1",
 		3, {INT8OID, JSONBOID, BOOLOID}
 	};
+
+	/* a sub-workflow row's retry waits as delegated to the watchdog */
+	static WfPlan retry_child = {
+		"UPDATE wf.task SET state = 'delegated', error = $2, deadline = pg_catalog.now() + $3 "
+		"WHERE id = $1 RETURNING deadline, queue",
+		5, {INT8OID, JSONBOID, INTERVALOID, BOOLOID, BOOLOID}
+	};
 	WfRetry    *r = tr->def->retry;
 	Datum		values[5];
 
@@ -312,26 +378,31 @@ wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, bool expired, bool may
 		const char *keys[] = {"error", "retry", "delay", "not_before"};
 		Jsonb	   *vals[4];
 		char	   *queue;
+		bool		now = (delay->time == 0 && delay->day == 0);
 
 		values[2] = IntervalPGetDatum(delay);
 		values[3] = BoolGetDatum(expired);
 		values[4] = BoolGetDatum(s->state == WF_EXEC_PAUSED);
-		wf_exec(wf_schema_version() >= WF_SCHEMA_0_2 ? &retry : &retry_0_1, values, NULL, 1);
+		wf_exec(tr->def->workflow ? &retry_child :
+				wf_schema_version() >= WF_SCHEMA_0_2 ? &retry : &retry_0_1, values, NULL, 1);
 		not_before = wf_get_timestamptz(0, 1);
 		queue = wf_get_text(0, 2);
-		if (delay->time == 0 && delay->day == 0)
-			wf_notify_queue(queue);
-		else
+		if (!now)
 			wf_watchdog_due(not_before);
+		else if (!tr->def->workflow)
+			wf_notify_queue(queue);
 
 		vals[0] = error;
 		vals[1] = wf_jsonb_int(tr->attempt);
 		vals[2] = wf_jsonb_string(DatumGetCString(DirectFunctionCall1(interval_out,
 																	  IntervalPGetDatum(delay))));
 		vals[3] = wf_jsonb_string(timestamptz_to_str(not_before));
-		wf_events_task(&s->ev, tr->id, tr->name, WF_TASK_READY,
+		wf_events_task(&s->ev, tr->id, tr->name,
+					   tr->def->workflow ? WF_TASK_DELEGATED : WF_TASK_READY,
 					   wf_jsonb_concat(detail, wf_jsonb_object(4, keys, vals)));
-		return WF_TASK_READY;
+		if (tr->def->workflow && now)
+			return wf_attempt_restart_child(s, tr, NULL) ? WF_TASK_RUNNING : WF_TASK_FAILED;
+		return tr->def->workflow ? WF_TASK_DELEGATED : WF_TASK_READY;
 	}
 
 	values[2] = BoolGetDatum(expired);

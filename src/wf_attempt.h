@@ -11,6 +11,7 @@ extern WfTaskState wf_attempt_succeeded(WfStep *s, WfTaskRow *tr, Jsonb *result,
 extern WfTaskState wf_schedule_success(WfStep *s, WfTaskRow *tr, Jsonb *result,
 									   Jsonb *detail);
 extern bool wf_attempt_signalled(WfStep *s, int64 task_id, Jsonb *result);
+extern bool wf_attempt_restart_child(WfStep *s, WfTaskRow *tr, Jsonb *input);
 extern WfTaskState wf_attempt_failed(WfStep *s, WfTaskRow *tr, Jsonb *error,
 									 bool expired, bool may_retry, Jsonb *detail);
 

@@ -203,6 +203,53 @@ start_call(void *arg)
 }
 
 /*
+ * Start the child execution of the sub-workflow task row task_id (of task
+ * idx) with input, in a subtransaction: a child that cannot start (an
+ * unknown workflow, a bad input, too deep) is the task's failure, not the
+ * step's. Returns NULL and *child, or why it could not start.
+ */
+static char *
+launch_child(WfStep *s, int idx, int64 task_id, Jsonb *input, int64 *child)
+{
+	char	   *err = NULL;
+
+	*child = 0;
+	if (s->depth + 1 > WF_MAX_DEPTH)
+		return psprintf("sub-workflows nest at most %d deep", WF_MAX_DEPTH);
+	{
+		StartCall	c = {s->g->tasks[idx].workflow, input, task_id, s->depth + 1, 0};
+
+		if (!wf_in_subxact(start_call, &c, &err))
+			return err;
+		*child = c.child;
+	}
+	return NULL;
+}
+
+/* {"type": "subworkflow_start_failed", "workflow", "message"} */
+static Jsonb *
+start_failed_doc(WfTask *t, const char *err)
+{
+	const char *keys[] = {"type", "workflow", "message"};
+	Jsonb	   *vals[] = {wf_jsonb_string("subworkflow_start_failed"),
+	wf_jsonb_string(t->workflow), wf_jsonb_string(err)};
+
+	return wf_jsonb_object(3, keys, vals);
+}
+
+/*
+ * A sub-workflow row that runs again (a retry, a repeat): start its child.
+ * Returns NULL, or its failure document.
+ */
+Jsonb *
+wf_flow_launch_child(WfStep *s, int idx, int64 task_id, Jsonb *input, int64 *child)
+{
+	char	   *err = launch_child(s, idx, task_id, input, child);
+
+	return err ? start_failed_doc(&s->g->tasks[idx], err) : NULL;
+}
+
+/*
  * A sub-workflow task became ready: it runs (no lease, no token) while its
  * child execution runs. The child starts in a subtransaction, so that a
  * child that cannot start (unknown workflow, bad input) fails this task
@@ -230,9 +277,17 @@ start_child(WfStep *s, int idx, Worklist *w)
 
 	if (t->input && t->input->dynamic)
 	{
-		input = wf_eval_template(t->input,
-								 wf_step_context_for(s, &t->input, 1, NULL, NULL),
-								 &err);
+		Jsonb	   *ctx = wf_step_context_for(s, &t->input, 1, NULL, NULL);
+
+		/* a repeating task's first iteration sees $.iteration = 0 */
+		if (t->repeat)
+		{
+			const char *keys[] = {"iteration"};
+			Jsonb	   *vals[] = {wf_jsonb_int(0)};
+
+			ctx = wf_jsonb_concat(ctx, wf_jsonb_object(1, keys, vals));
+		}
+		input = wf_eval_template(t->input, ctx, &err);
 		if (input == NULL)
 		{
 			s->failure = wf_expr_failure(t->name, "input", err);
@@ -242,23 +297,11 @@ start_child(WfStep *s, int idx, Worklist *w)
 	else if (t->input)
 		input = DatumGetJsonbP(t->input->value);
 
-	if (s->depth + 1 > WF_MAX_DEPTH)
-		err = psprintf("sub-workflows nest at most %d deep", WF_MAX_DEPTH);
-	else
-	{
-		StartCall	c = {t->workflow, input, id, s->depth + 1, 0};
-
-		if (wf_in_subxact(start_call, &c, &err))
-			child = c.child;
-	}
-
+	err = launch_child(s, idx, id, input, &child);
 	values[0] = Int64GetDatum(id);
 	if (err)
 	{
-		const char *keys[] = {"type", "workflow", "message"};
-		Jsonb	   *vals[] = {wf_jsonb_string("subworkflow_start_failed"),
-		wf_jsonb_string(t->workflow), wf_jsonb_string(err)};
-		Jsonb	   *error = wf_jsonb_object(3, keys, vals);
+		Jsonb	   *error = start_failed_doc(t, err);
 
 		values[1] = JsonbPGetDatum(error);
 		values[2] = JsonbPGetDatum(input);
@@ -375,25 +418,14 @@ start_items(WfStep *s, int idx, int max, Worklist *w)
 
 	for (int i = 0; i < n; i++)
 	{
-		char	   *err = NULL;
-		int64		child = 0;
+		int64		child;
+		char	   *err;
 
 		CHECK_FOR_INTERRUPTS();
-		if (s->depth + 1 > WF_MAX_DEPTH)
-			err = psprintf("sub-workflows nest at most %d deep", WF_MAX_DEPTH);
-		else
-		{
-			StartCall	c = {t->workflow, inputs[i], ids[i], s->depth + 1, 0};
-
-			if (wf_in_subxact(start_call, &c, &err))
-				child = c.child;
-		}
+		err = launch_child(s, idx, ids[i], inputs[i], &child);
 		if (err)
 		{
-			const char *keys[] = {"type", "workflow", "message"};
-			Jsonb	   *vals[] = {wf_jsonb_string("subworkflow_start_failed"),
-			wf_jsonb_string(t->workflow), wf_jsonb_string(err)};
-			Jsonb	   *error = wf_jsonb_object(3, keys, vals);
+			Jsonb	   *error = start_failed_doc(t, err);
 			Datum		values[2];
 			WfTaskRow	tr;
 			Jsonb	   *doc;

@@ -12,6 +12,8 @@ extern bool wf_flow_task_ended(WfStep *s, int idx, int64 task_id, WfTaskState st
 							   Jsonb *result, Jsonb *error);
 extern Jsonb *wf_flow_succeeded(WfStep *s, int idx, int64 task_id, Jsonb *result);
 extern bool wf_flow_start_items(WfStep *s, int idx, int max);
+extern Jsonb *wf_flow_launch_child(WfStep *s, int idx, int64 task_id, Jsonb *input,
+								   int64 *child);
 extern int64 wf_start_execution(const char *name, Jsonb *input, text *key);
 
 #endif							/* WF_FLOW_H */

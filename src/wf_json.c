@@ -438,7 +438,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	x = json_object_get(v, "workflow");
 	if (x)
 	{
-		static const char *const not_with[] = {"action", "engine", "queue", "retry", "timeout",
+		static const char *const not_with[] = {"action", "engine", "queue", "timeout",
 		"delegate_timeout", NULL};
 
 		for (int i = 0; not_with[i]; i++)
@@ -502,9 +502,9 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 	{
 		char	   *rpath = wf_path_key(path, "repeat");
 
-		if (t->engine != WF_ENGINE_NONE || t->workflow)
-			wf_def_error(rpath, "Engine and sub-workflow tasks cannot repeat; inside a sub-workflow, its own runner tasks can.",
-						 "repeat applies to a runner's task only");
+		if (t->engine != WF_ENGINE_NONE)
+			wf_def_error(rpath, "Engine tasks cannot repeat; runner and sub-workflow tasks can.",
+						 "repeat applies to a runner's or a sub-workflow task only");
 		if (json_object_get(v, "for_each"))
 			wf_def_error(rpath, "Repeat the work inside each item instead.",
 						 "a for_each task cannot repeat");

@@ -7,7 +7,9 @@
  *   - a running task whose lease passed: the attempt fails with a
  *     "lease_expired" error (its runner is presumed dead) -> retry or fail;
  *   - a delegated task whose deadline passed: the attempt fails with a
- *     "timeout" error -> retry or fail (an {"engine": "sleep"} succeeds);
+ *     "timeout" error -> retry or fail (an {"engine": "sleep"} succeeds; a
+ *     sub-workflow task waiting for its retry or next iteration starts its
+ *     new child);
  *   - a retry whose not_before came: its queue's runners are woken (NOTIFY);
  *   - an execution whose timeout passed: it fails with a "timeout" error;
  *   - a sub-workflow that ended (wf.inbox): its parent's task succeeds with
@@ -300,7 +302,10 @@ expire_call(void *arg)
 
 		if (tr.def->engine == WF_ENGINE_WAIT)
 			evals[1] = wf_jsonb_string("no event the task waits for arrived before its timeout");
-		if (tr.def->engine == WF_ENGINE_SLEEP)
+		if (tr.def->workflow)
+			wf_attempt_restart_child(&s, &tr, NULL);	/* its retry or next
+														 * iteration */
+		else if (tr.def->engine == WF_ENGINE_SLEEP)
 			wf_attempt_succeeded(&s, &tr, NULL, wf_jsonb_object(2, dkeys, dvals));
 		else
 			wf_attempt_failed(&s, &tr, wf_jsonb_object(3, ekeys, evals), true, true,
