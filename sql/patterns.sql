@@ -311,3 +311,41 @@ SELECT wf_tick() > 0 AS acted;
 SELECT name, item, state, attempt FROM wf.task WHERE execution_id = :exec ORDER BY id;
 SELECT count(*) AS children FROM wf.execution c JOIN wf.task t ON t.id = c.parent_task_id
 WHERE t.execution_id = :exec;
+
+-- A failed (or cancelled) execution leaves no join or for_each counts
+-- behind: they are kept in the history row that ends it, and wf_rerun
+-- restores them, so a half-finished join resumes.
+SELECT wf_define('{"name": "pat_join_rerun", "task_defaults": {"queue": "pat"}, "tasks": {
+    "b1": {"action": "x"}, "b2": {"action": "x"},
+    "j":  {"action": "x", "requires": ["b1", "b2"]}}}');
+SELECT wf_start('pat_join_rerun') AS exec \gset
+DELETE FROM claimed WHERE execution_id = :exec;
+SELECT claim('pat');
+SELECT done(:exec, 'b1');
+SELECT count(*) AS join_rows FROM wf.join_state WHERE execution_id = :exec;
+SELECT done(:exec, 'b2', '{"m": "no"}', 'error');
+SELECT state FROM wf.execution WHERE id = :exec;
+SELECT count(*) AS join_rows FROM wf.join_state WHERE execution_id = :exec;
+SELECT detail->'joins' AS kept FROM wf.event WHERE execution_id = :exec AND task IS NULL AND state = 'failed';
+SELECT wf_rerun(:exec);
+SELECT task, arrived, fired, decided FROM wf.join_state WHERE execution_id = :exec;
+DELETE FROM claimed WHERE execution_id = :exec;
+SELECT claim('pat');
+SELECT done(:exec, 'b2');
+SELECT name, state FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT claim('pat');
+SELECT done(:exec, 'j');
+SELECT state FROM wf.execution WHERE id = :exec;
+-- cancelled while a for_each runs: its count goes too
+SELECT wf_start('pat_items', '{"xs": [1, 2]}') AS exec \gset
+SELECT count(*) AS foreach_rows FROM wf.foreach_state WHERE execution_id = :exec;
+SELECT wf_cancel(:exec);
+SELECT count(*) AS foreach_rows FROM wf.foreach_state WHERE execution_id = :exec;
+-- rerun of a for_each over a sub-workflow: its failed and cancelled items'
+-- children start again (concurrency allowing), none is left for runners
+SELECT id AS exec FROM wf.execution WHERE workflow = 'pat_fan' AND state = 'failed' ORDER BY id LIMIT 1 \gset
+SELECT wf_rerun(:exec);
+SELECT name, item, state, not_before = 'infinity' AS waiting FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT t.item, count(*) AS children, count(*) FILTER (WHERE c.state = 'running') AS running
+FROM wf.execution c JOIN wf.task t ON t.id = c.parent_task_id
+WHERE t.execution_id = :exec GROUP BY t.item ORDER BY t.item;

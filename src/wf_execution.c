@@ -67,6 +67,8 @@ wf_add_ready(WfStep *s, int idx)
 }
 
 
+static void snapshot_joins(WfStep *s);
+
 /*
  * The execution's new bookkeeping, and every history row the step buffered,
  * in one statement.
@@ -91,6 +93,8 @@ wf_update_execution(WfStep *s, WfExecState state, Jsonb *output, Jsonb *error)
 	Datum		values[10];
 	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
+	if (state == WF_EXEC_FAILED || state == WF_EXEC_CANCELLED)
+		snapshot_joins(s);
 	values[0] = Int64GetDatum(s->exec_id);
 	values[1] = Int32GetDatum(s->active);
 
@@ -324,11 +328,19 @@ wf_fail_execution(WfStep *s, Jsonb *error)
 	wf_update_execution(s, WF_EXEC_FAILED, NULL, error);
 }
 
+/* Does the graph keep join or for_each counts? (Only those pay below.) */
+static bool
+has_counts(WfGraph *g)
+{
+	for (int i = 0; i < g->ntasks; i++)
+		if (g->tasks[i].nrequires > 1 || g->tasks[i].for_each != NULL)
+			return true;
+	return false;
+}
+
 /*
  * A succeeded execution (one that ended early: "engine": "succeed") may
- * leave joins and for_each counts half filled: they are done with. (A
- * failed or cancelled one keeps them for wf_rerun, until wf_purge.) Only
- * graphs that have joins or for_each tasks pay for the statement.
+ * leave joins and for_each counts half filled: they are done with.
  */
 static void
 forget_joins(WfStep *s)
@@ -339,14 +351,44 @@ forget_joins(WfStep *s)
 		1, {INT8OID}
 	};
 	Datum		values[1];
-	bool		any = false;
 
-	for (int i = 0; i < s->g->ntasks && !any; i++)
-		any = s->g->tasks[i].nrequires > 1 || s->g->tasks[i].for_each != NULL;
-	if (!any)
+	if (!has_counts(s->g))
 		return;
 	values[0] = Int64GetDatum(s->exec_id);
 	wf_exec(&forget, values, NULL, 0);
+}
+
+/*
+ * A failed or cancelled execution's joins and for_each counts go too; the
+ * joins' counts are kept in its end event ({"joins": [...]} in the detail
+ * of the history row that ends it), which wf_rerun restores them from (it
+ * recounts for_each items from their rows).
+ */
+static void
+snapshot_joins(WfStep *s)
+{
+	static WfPlan forget = {
+		"WITH j AS (DELETE FROM wf.join_state WHERE execution_id = $1 "
+		"           RETURNING task, arrived, fired, decided), "
+		"f AS (DELETE FROM wf.foreach_state WHERE execution_id = $1) "
+		"SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('task', task, "
+		"       'arrived', arrived, 'fired', fired, 'decided', decided) ORDER BY task) FROM j",
+		1, {INT8OID}
+	};
+	Datum		values[1];
+	Jsonb	   *joins;
+
+	if (!has_counts(s->g))
+		return;
+	values[0] = Int64GetDatum(s->exec_id);
+	wf_exec(&forget, values, NULL, 1);
+	joins = wf_get_jsonb(0, 1);
+	if (joins)
+	{
+		const char *keys[] = {"joins"};
+
+		wf_events_amend_exec(&s->ev, wf_jsonb_object(1, keys, &joins));
+	}
 }
 
 /* Store the execution's new bookkeeping; finish it if nothing is left. */

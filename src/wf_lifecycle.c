@@ -299,8 +299,23 @@ wf_rerun(PG_FUNCTION_ARGS)
 	static WfPlan engine_again = {
 		"DELETE FROM wf.task WHERE execution_id = $1 "
 		"  AND (action LIKE 'engine.%' OR action LIKE 'workflow.%') "
+		"  AND item IS NULL AND items_total IS NULL "
 		"  AND (state = 'cancelled' OR (state = 'failed' AND id = $2)) RETURNING name",
 		2, {INT8OID, INT8OID}
+	};
+
+	/* the joins' counts, from the history row that ended the execution */
+	static WfPlan restore_joins = {
+		"INSERT INTO wf.join_state (execution_id, task, arrived, fired, decided) "
+		"SELECT $1, j->>'task', (j->>'arrived')::pg_catalog.int4, (j->>'fired')::pg_catalog.int4, "
+		"       (j->>'decided')::pg_catalog.bool "
+		"FROM (SELECT detail->'joins' AS js FROM wf.event "
+		"      WHERE execution_id = $1 AND task IS NULL AND state IN ('failed', 'cancelled') "
+		"      ORDER BY id DESC LIMIT 1) e, "
+		"     pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(e.js) = 'array' "
+		"                                     THEN e.js ELSE '[]' END) j "
+		"ON CONFLICT (execution_id, task) DO NOTHING",
+		1, {INT8OID}
 	};
 
 	/*
@@ -322,7 +337,9 @@ wf_rerun(PG_FUNCTION_ARGS)
 		2, {INT8OID, TEXTOID}
 	};
 	static WfPlan items_again = {
-		"UPDATE wf.task SET state = 'ready', not_before = pg_catalog.now(), token_hash = NULL, "
+		"UPDATE wf.task SET state = 'ready', "
+		"not_before = CASE WHEN action LIKE 'workflow.%' THEN 'infinity' ELSE pg_catalog.now() END, "
+		"token_hash = NULL, "
 		"lease_until = NULL, deadline = NULL, finished_at = NULL, runner = NULL, wake_at = NULL, "
 		"held = false "
 		"WHERE execution_id = $1 AND name = $2 AND item IS NOT NULL "
@@ -374,6 +391,7 @@ wf_rerun(PG_FUNCTION_ARGS)
 				 errdetail("Running the same tasks again would evaluate the same expression."),
 				 errhint("Fix the definition with wf_define() and start a new execution.")));
 
+	wf_exec(&restore_joins, values, NULL, 0);
 	values[1] = Int64GetDatum(failed_task);
 	n = wf_exec(v1 ? &again_0_1 : &again, values, NULL, 0);
 	for (uint64 r = 0; r < n; r++)
@@ -416,6 +434,15 @@ wf_rerun(PG_FUNCTION_ARGS)
 			}
 			s.active += 1 + ni;
 			n += 1 + ni;
+		}
+		/* a sub-workflow's items: their children start, concurrency allowing */
+		for (uint64 r = 0; r < nfe && s.failure == NULL; r++)
+		{
+			int			idx = wf_task_index(s.g, fe_names[r]);
+
+			if (idx >= 0 && s.g->tasks[idx].workflow)
+				(void) wf_flow_start_items(&s, idx, s.g->tasks[idx].concurrency > 0 ?
+										   s.g->tasks[idx].concurrency : WF_MAX_ITEMS);
 		}
 	}
 	nengine = wf_exec(&engine_again, values, NULL, 0);

@@ -314,6 +314,23 @@ wf_schema_version(void)
 	return WF_SCHEMA_0_1;
 }
 
+/*
+ * Add to the detail of the step's last execution event (the one that ends
+ * it), or make one of that state if there is none.
+ */
+void
+wf_events_amend_exec(WfEvents *ev, Jsonb *more)
+{
+	for (int i = ev->n - 1; i >= 0; i--)
+		if (ev->task_null[i])
+		{
+			ev->detail[i] = ev->detail_null[i] ? JsonbPGetDatum(more) :
+				DirectFunctionCall2(jsonb_concat, ev->detail[i], JsonbPGetDatum(more));
+			ev->detail_null[i] = false;
+			return;
+		}
+}
+
 /* A task's new state, for the history. */
 void
 wf_events_task(WfEvents *ev, int64 task_id, const char *task, WfTaskState state,

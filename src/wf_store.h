@@ -62,6 +62,7 @@ extern void wf_events_task(WfEvents *ev, int64 task_id, const char *task,
 						   WfTaskState state, Jsonb *detail);
 extern void wf_events_exec(WfEvents *ev, WfExecState state, Jsonb *detail);
 extern void wf_events_flush(WfEvents *ev, int64 execution_id);
+extern void wf_events_amend_exec(WfEvents *ev, Jsonb *more);
 extern void wf_events_arrays(WfEvents *ev, Datum *out);
 
 #define WF_SCHEMA_0_1 1
