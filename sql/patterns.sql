@@ -115,12 +115,22 @@ SELECT count(*) FROM claim('pat');
 SELECT wf_task_cancel(id) FROM wf.task WHERE execution_id = :exec AND name = 'each' AND item = 1;
 SELECT name, item, state, error->>'type' AS type FROM wf.task WHERE execution_id = :exec ORDER BY id;
 
--- Refusals, each changing nothing.
-SELECT wf_start('pat_items', '{"xs": [1]}') AS exec \gset
-SELECT expect_error(format('SELECT wf_task_cancel(id) FROM wf.task WHERE execution_id = %s AND item IS NULL', :exec));
+-- A for_each task itself: it fails at once, its items in flight cancelled;
+-- its on_error handles it.
+SELECT wf_start('pat_items', '{"xs": [1, 2]}') AS exec \gset
+SELECT wf_task_cancel(id, 'all of them') FROM wf.task WHERE execution_id = :exec AND name = 'each' AND item IS NULL;
+SELECT name, item, state, error->>'type' AS type FROM wf.task WHERE execution_id = :exec ORDER BY id;
+SELECT count(*) AS counts_left FROM wf.foreach_state WHERE execution_id = :exec;
+-- A sub-workflow task: it fails at once, and its child is cancelled.
 SELECT wf_define('{"name": "pat_parent_of", "task_defaults": {"queue": "pat"}, "tasks": {"sub": {"workflow": "pat_plain"}}}');
 SELECT wf_start('pat_parent_of') AS pexec \gset
-SELECT expect_error(format('SELECT wf_task_cancel(id) FROM wf.task WHERE execution_id = %s', :pexec));
+SELECT wf_task_cancel(id) FROM wf.task WHERE execution_id = :pexec;
+SELECT name, state, error->>'type' AS type FROM wf.task WHERE execution_id = :pexec;
+SELECT c.state, c.error->>'type' AS type FROM wf.execution c JOIN wf.task t ON t.id = c.parent_task_id
+WHERE t.execution_id = :pexec;
+SELECT count(*) AS inbox FROM wf.inbox i JOIN wf.task t ON t.id = i.parent_task_id WHERE t.execution_id = :pexec;
+
+-- Refusals, each changing nothing.
 SELECT wf_start('pat_plain') AS exec \gset
 SELECT claim('pat');
 SELECT done(:exec, 'a');

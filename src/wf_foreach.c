@@ -339,6 +339,21 @@ wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr, int64 *parent_id, Jsonb **re
 int64
 wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc_out)
 {
+	const char *keys[] = {"type", "index", "error"};
+	Jsonb	   *vals[] = {wf_jsonb_string("item_failed"), wf_jsonb_int(tr->item), error};
+
+	*doc_out = wf_jsonb_object(3, keys, vals);
+	return wf_foreach_fail(s, tr->idx, *doc_out);
+}
+
+/*
+ * Fail the for_each task idx with doc: its items still in flight are
+ * cancelled (and a sub-workflow's children with them). Returns the task's
+ * row id: the caller goes on from that failure.
+ */
+int64
+wf_foreach_fail(WfStep *s, int idx, Jsonb *doc)
+{
 	static WfPlan cancel = {
 		"UPDATE wf.task SET state = 'cancelled', finished_at = pg_catalog.now(), "
 		"lease_until = NULL, deadline = NULL, wake_at = NULL "
@@ -346,26 +361,24 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc_out)
 		"  AND state IN ('ready', 'running', 'delegated') RETURNING id, state",
 		2, {INT8OID, TEXTOID}
 	};
-	const char *keys[] = {"type", "index", "error"};
-	Jsonb	   *vals[] = {wf_jsonb_string("item_failed"), wf_jsonb_int(tr->item), error};
-	Jsonb	   *doc = wf_jsonb_object(3, keys, vals);
+	WfTask	   *t = &s->g->tasks[idx];
 	Datum		values[3];
 	uint64		n;
 	int64		parent_id;
 	int64	   *ids;
 
 	values[0] = Int64GetDatum(s->exec_id);
-	values[1] = CStringGetTextDatum(tr->name);
+	values[1] = CStringGetTextDatum(t->name);
 	n = wf_exec(&cancel, values, NULL, 0);
 	ids = palloc(sizeof(int64) * Max(n, 1));
 	for (uint64 r = 0; r < n; r++)
 	{
 		ids[r] = wf_get_int64(r, 1);
-		wf_events_task(&s->ev, ids[r], tr->name, WF_TASK_CANCELLED, NULL);
+		wf_events_task(&s->ev, ids[r], t->name, WF_TASK_CANCELLED, NULL);
 	}
 	s->active -= n;
 	/* a sub-workflow's items in flight: their children are cancelled too */
-	for (uint64 r = 0; tr->def->workflow && r < n; r++)
+	for (uint64 r = 0; t->workflow && r < n; r++)
 		wf_cancel_children(ids[r], "a sibling item of its parent task failed");
 	wf_exec(&forget_count, values, NULL, 1);
 	values[2] = JsonbPGetDatum(doc);
@@ -374,9 +387,8 @@ wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc_out)
 	{
 		const char *ekeys[] = {"error"};
 
-		wf_events_task(&s->ev, parent_id, tr->name, WF_TASK_FAILED, wf_jsonb_object(1, ekeys, &doc));
+		wf_events_task(&s->ev, parent_id, t->name, WF_TASK_FAILED, wf_jsonb_object(1, ekeys, &doc));
 	}
 	s->active--;
-	*doc_out = doc;
 	return parent_id;
 }

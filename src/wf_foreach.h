@@ -22,5 +22,6 @@ typedef enum WfForeachEnd
 extern WfForeachEnd wf_foreach_item_succeeded(WfStep *s, WfTaskRow *tr, int64 *parent_id,
 											  Jsonb **result);
 extern int64 wf_foreach_item_failed(WfStep *s, WfTaskRow *tr, Jsonb *error, Jsonb **doc);
+extern int64 wf_foreach_fail(WfStep *s, int idx, Jsonb *doc);
 
 #endif							/* WF_FOREACH_H */

@@ -26,6 +26,7 @@
 #include "wf_graph.h"
 #include "wf_execution.h"
 #include "wf_flow.h"
+#include "wf_foreach.h"
 #include "wf_signal.h"
 #include "wf_step.h"
 #include "wf_store.h"
@@ -133,7 +134,8 @@ wf_cancel(PG_FUNCTION_ARGS)
  * {"type": "cancelled", "reason", "by"}: its on_error handles it like any
  * failure (or the execution fails), and a later report from its runner or
  * third party is refused (WF006). For a for_each item, the item's failure
- * fails its for_each task.
+ * fails its for_each task; a for_each task itself fails at once and its
+ * items in flight are cancelled; a sub-workflow task's child is cancelled.
  */
 Datum
 wf_task_cancel(PG_FUNCTION_ARGS)
@@ -159,18 +161,28 @@ wf_task_cancel(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WF_TASK_NOT_RUNNING),
 				 errmsg("task " INT64_FORMAT " is %s: only a ready, running or delegated task can be cancelled",
 						task_id, wf_task_state_name(tr.state))));
-	if (tr.def->workflow)
-		ereport(ERROR,
-				(errcode(ERRCODE_WF_EXECUTION_STATE),
-				 errmsg("task " INT64_FORMAT " is a sub-workflow task: cancel its child execution", task_id),
-				 errhint("wf_cancel(<the child execution>) fails this task with subworkflow_failed (its child_execution_id is in wf.event).")));
-	if (tr.def->for_each && tr.item < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_WF_EXECUTION_STATE),
-				 errmsg("task " INT64_FORMAT " is a for_each task: cancel one of its items", task_id),
-				 errhint("An item that fails without retries fails its for_each task and cancels the items in flight.")));
 	vals[0] = wf_jsonb_bool(true);
 	vals[1] = wf_jsonb_string(GetUserNameFromId(GetOuterUserId(), false));
+	if (tr.def->for_each && tr.item < 0)
+	{
+		/*
+		 * the whole for_each: its items in flight (and children) are
+		 * cancelled
+		 */
+		int64		id = wf_foreach_fail(&s, tr.idx, doc);
+
+		wf_finish_step(&s, wf_flow_task_ended(&s, tr.idx, id, WF_TASK_FAILED, NULL, doc) ?
+					   NULL : s.failure);
+		wf_step_close(&s);
+		PG_RETURN_DATUM(done_text(wf_task_state_name(WF_TASK_FAILED)));
+	}
+
+	/*
+	 * a sub-workflow task (or item): its child is cancelled (parent, then
+	 * child)
+	 */
+	if (tr.def->workflow)
+		wf_cancel_children(task_id, "its parent task was cancelled");
 	state = wf_attempt_failed(&s, &tr, doc, false, false, wf_jsonb_object(2, keys, vals));
 	wf_step_close(&s);
 	PG_RETURN_DATUM(done_text(wf_task_state_name(state)));
