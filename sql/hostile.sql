@@ -272,3 +272,40 @@ SELECT expect_error($$SELECT wf_purge('1 day', 0)$$);
 SELECT expect_error($$SELECT wf_purge('1 day', -5)$$);
 SELECT wf_purge('1000000 years') AS purged, wf_purge('178000000 years') AS purged_max;
 SELECT count(*) = :executions_before AS nothing_deleted FROM wf.execution;
+
+-- 16. A signal for a key that thousands of executions wait on: one call
+--     completes them all (each a step of its own, in a memory context reset
+--     per wait); a signal for another key reads none of their rows.
+SELECT wf_define('{"name": "h_wait", "tasks": {"w": {"engine": "wait", "event": "h.go", "key": "shared"}}}');
+SELECT count(wf_start('h_wait')) AS waiting FROM generate_series(1, 2000);
+SELECT wf_signal('h.go', 'other') AS nobody;
+SELECT wf_signal('h.go', 'shared', jsonb_build_object('x', repeat('p', 1000))) AS completed;
+SELECT state, count(*) FROM wf.execution WHERE workflow = 'h_wait' GROUP BY state;
+SELECT count(*) AS waits_left FROM wf.wait w JOIN wf.execution e ON e.id = w.execution_id
+WHERE e.workflow = 'h_wait';
+
+-- 17. Keys are any text: quotes, separators, the unit separator the key
+--     lock hashes with, a thousand bytes: each finds only its own wait.
+SELECT wf_define('{"name": "h_keys", "input": ["k"], "tasks": {"w": {"engine": "wait", "event": "h.key", "key": "$.input.k"}}}');
+SELECT count(wf_start('h_keys', jsonb_build_object('k', k))) AS started FROM (VALUES
+    ('a' || chr(31) || 'b'), ('a'), ('"quoted" \\ back'), (repeat('x', 1024)), ('')) v(k);
+SELECT wf_signal('h.key', 'a' || chr(31) || 'b') AS one,
+       wf_signal('h.key', '') AS empty_key,
+       wf_signal('h.key', repeat('x', 1024)) AS long_key,
+       wf_signal('h.key', 'a') AS plain;
+SELECT input->>'k' = '"quoted" \\ back' AS still_waiting FROM wf.execution
+WHERE workflow = 'h_keys' AND state = 'running';
+
+-- 18. A repeat that never stops is bounded by max (default 1000): each
+--     iteration is a step of its own, and the limit fails the task.
+SELECT wf_define('{"name": "h_forever", "task_defaults": {"queue": "h_rep"}, "tasks": {
+    "loop": {"action": "x", "repeat": {"while": "true", "max": 50}}}}');
+SELECT wf_start('h_forever') AS exec \gset
+DO $$
+BEGIN
+    FOR i IN 1 .. 60 LOOP
+        PERFORM wf_task_complete(task_id, 'success', '{}', token) FROM wf_claim('h_rep');
+    END LOOP;
+END
+$$;
+SELECT state, iteration, error->>'type' AS type FROM wf.task WHERE execution_id = :exec;
