@@ -100,7 +100,9 @@ action_outcome(Task *t, const char *status, char *result_json)
 {
 	t->status = status;
 	free(t->result);
-	t->result = result_json;
+	/* (a document jansson could not build: say so rather than crash) */
+	t->result = result_json ? result_json :
+		strdup("{\"type\": \"runner_error\", \"message\": \"the outcome could not be encoded\"}");
 	t->phase = PHASE_REPORT;
 }
 

@@ -29,6 +29,9 @@
 
 #include "runner.h"
 
+#define REPORT_BATCH 1000		/* wf_task_complete_batch takes at most 1000 */
+#define REPORT_BYTES (16 * 1024 * 1024)
+
 static Task *tasks = NULL;
 static int	sigfd[2];
 static int	stop_requests = 0;
@@ -121,20 +124,24 @@ busy(void)
 static void
 report_all(void)
 {
-	Task	   *batch[1000];
+	Task	   *batch[REPORT_BATCH];
 	int			n = 0;
+	size_t		bytes = 0;
 
 	if (!db_connected())
 		return;
 	for (Task *t = tasks; t; t = t->next)
 		if (t->phase == PHASE_REPORT && !t->abandoned)
 		{
-			batch[n++] = t;
-			if (n == 1000)
+			/* a batch is at most REPORT_BATCH tasks and about REPORT_BYTES of results */
+			if (n > 0 && (n == REPORT_BATCH || bytes + strlen(t->result) > REPORT_BYTES))
 			{
 				db_report(batch, n);
 				n = 0;
+				bytes = 0;
 			}
+			batch[n++] = t;
+			bytes += strlen(t->result);
 		}
 	if (n > 0)
 		db_report(batch, n);
