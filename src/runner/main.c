@@ -133,7 +133,10 @@ report_all(void)
 	for (Task *t = tasks; t; t = t->next)
 		if (t->phase == PHASE_REPORT && !t->abandoned)
 		{
-			/* a batch is at most REPORT_BATCH tasks and about REPORT_BYTES of results */
+			/*
+			 * a batch is at most REPORT_BATCH tasks and about REPORT_BYTES of
+			 * results
+			 */
 			if (n > 0 && (n == REPORT_BATCH || bytes + strlen(t->result) > REPORT_BYTES))
 			{
 				db_report(batch, n);
