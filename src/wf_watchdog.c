@@ -655,26 +655,23 @@ wf_watchdog_status(PG_FUNCTION_ARGS)
 static TimestampTz
 next_due(void)
 {
+/* the earliest due time; "extra": what only 0.2's tables hold */
+#define DUE_SQL(extra) \
+		"SELECT LEAST(" \
+		" (SELECT pg_catalog.min(lease_until) FROM wf.task WHERE state = 'running')," \
+		" (SELECT pg_catalog.min(deadline) FROM wf.task WHERE state = 'delegated' AND deadline IS NOT NULL)," \
+		" (SELECT pg_catalog.min(wake_at) FROM wf.task WHERE wake_at IS NOT NULL)," \
+		" (SELECT pg_catalog.min(deadline) FROM wf.execution" \
+		"   WHERE deadline IS NOT NULL AND state IN ('running', 'paused'))," \
+		extra \
+		" (SELECT pg_catalog.min(created_at) FROM wf.inbox))"
 	static WfPlan due = {
-		"SELECT LEAST("
-		" (SELECT pg_catalog.min(lease_until) FROM wf.task WHERE state = 'running'),"
-		" (SELECT pg_catalog.min(deadline) FROM wf.task WHERE state = 'delegated' AND deadline IS NOT NULL),"
-		" (SELECT pg_catalog.min(wake_at) FROM wf.task WHERE wake_at IS NOT NULL),"
-		" (SELECT pg_catalog.min(deadline) FROM wf.execution"
-		"   WHERE deadline IS NOT NULL AND state IN ('running', 'paused')),"
-		" (SELECT pg_catalog.min(created_at) FROM wf.inbox),"
-		" (SELECT pg_catalog.min(created_at) FROM wf.delivery),"
-		" (SELECT pg_catalog.min(expires_at) FROM wf.signal))",
+		DUE_SQL(" (SELECT pg_catalog.min(created_at) FROM wf.delivery),"
+				" (SELECT pg_catalog.min(expires_at) FROM wf.signal),"),
 		0, {InvalidOid}
 	};
 	static WfPlan due_0_1 = {	/* pg_wf 0.1: no waits, no kept events */
-		"SELECT LEAST("
-		" (SELECT pg_catalog.min(lease_until) FROM wf.task WHERE state = 'running'),"
-		" (SELECT pg_catalog.min(deadline) FROM wf.task WHERE state = 'delegated' AND deadline IS NOT NULL),"
-		" (SELECT pg_catalog.min(wake_at) FROM wf.task WHERE wake_at IS NOT NULL),"
-		" (SELECT pg_catalog.min(deadline) FROM wf.execution"
-		"   WHERE deadline IS NOT NULL AND state IN ('running', 'paused')),"
-		" (SELECT pg_catalog.min(created_at) FROM wf.inbox))",
+		DUE_SQL(""),
 		0, {InvalidOid}
 	};
 	bool		isnull;
