@@ -139,6 +139,26 @@ wf_graph_get(const char *name, int version)
 }
 
 /*
+ * Waits and repeats keep rows only the 0.2 objects have (wf.wait,
+ * wf.task.iteration): with the 0.1 objects still installed, a definition
+ * that uses them is refused now, not failing every step that reaches them.
+ */
+static void
+refuse_before_update(WfGraph *g)
+{
+	if (wf_schema_version() >= WF_SCHEMA_0_2)
+		return;
+	for (int i = 0; i < g->ntasks; i++)
+		if (g->tasks[i].engine == WF_ENGINE_WAIT || g->tasks[i].repeat)
+			ereport(ERROR,
+					(errcode(ERRCODE_WF_INVALID_DEFINITION),
+					 errmsg("invalid workflow definition at $.tasks.%s: %s needs the objects of pg_wf 0.2",
+							g->tasks[i].name, g->tasks[i].repeat ? "repeat" : "a wait for an event"),
+					 errdetail("The SQL objects installed are those of pg_wf 0.1."),
+					 errhint("Run ALTER EXTENSION pg_wf UPDATE.")));
+}
+
+/*
  * wf_define(definition jsonb) RETURNS integer
  *
  * Validate and store a new version of a workflow; return its version.
@@ -182,6 +202,7 @@ wf_define(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 
 	SPI_connect();
+	refuse_before_update(g);
 	/* Versions of one name are numbered in order: one definer at a time. */
 	SPI_execute("LOCK TABLE wf.workflow IN SHARE ROW EXCLUSIVE MODE", false, 0);
 	values[0] = CStringGetTextDatum(g->name);

@@ -71,6 +71,14 @@ is(sq(q{SELECT string_agg(state, ',' ORDER BY id) FROM wf.execution}),
 sq(q{CREATE ROLE upgrade_runner IN ROLE wf_runner});
 is(sq(q{SET ROLE upgrade_runner; SELECT count(*) FROM wf_claim('nothing', 1)}), '0',
 	'a runner claims with the 0.1 objects (nothing to claim, no error)');
+# ... and refuses what only the 0.2 objects can hold, saying what to do
+my ($rc, $out, $err) = $node->psql('upgraded',
+	q{SELECT wf_define('{"name": "w", "tasks": {"w": {"engine": "wait", "event": "e", "key": "k"}}}')});
+like($err, qr/needs the objects of pg_wf 0.2.*HINT:  Run ALTER EXTENSION pg_wf UPDATE/s,
+	'a wait is refused before the update, with the remedy');
+($rc, $out, $err) = $node->psql('upgraded',
+	q{SELECT wf_define('{"name": "r", "tasks": {"r": {"action": "x", "repeat": {"while": "true"}}}}')});
+like($err, qr/repeat needs the objects of pg_wf 0.2/, 'so is a repeat');
 
 # --- upgrade ----------------------------------------------------------------
 sq('ALTER EXTENSION pg_wf UPDATE');
