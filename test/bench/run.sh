@@ -28,27 +28,40 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 wf_done() { q "SELECT count(*) FROM wf.task WHERE state = 'succeeded'"; }
 floor_done() { q "SELECT count(*) FROM bench.floor_task WHERE state = 'done'"; }
 
+# CPU time (clock ticks) of the server's backends that have exited: the
+# postmaster's cutime + cstime (/proc/PID/stat fields 16, 17)
+server_cpu_ticks() { awk '{ print $16 + $17 }' "/proc/$(head -1 "$WF_PGDIR/data/postmaster.pid")/stat"; }
+
 # tasks completed per second by $CLIENTS pgbench clients running $1 for $DUR s
-# ($3, if given: a shell command run just before the clients start)
+# ($3, if given: a shell command run just before the clients start). The
+# server CPU per task (us; every backend of the run, i.e. the runners'
+# backends and any autovacuum worker that ended meanwhile) goes to
+# $WF_PGDIR/cpu.<script>.
 throughput() {
-    local script=$1 counter=$2 before after t0 t1
+    local script=$1 counter=$2 before after t0 t1 c0 c1
     q "VACUUM ANALYZE" >/dev/null
     [ -n "${3:-}" ] && $3 >/dev/null
     before=$($counter)
+    c0=$(server_cpu_ticks)
     t0=$(date +%s.%N)
     "$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -T "$DUR" ${PGBENCH_VARS:-} -f "test/bench/$script" >/dev/null 2>"$WF_PGDIR/pgbench.err" \
         || { cat "$WF_PGDIR/pgbench.err"; exit 1; }
     t1=$(date +%s.%N)
+    sleep 0.5    # the clients' backends exit and are reaped
+    c1=$(server_cpu_ticks)
     after=$($counter)
+    awk -v n=$((after - before)) -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%.0f", (n > 0 ? c * 1e6 / hz / n : 0) }' > "$WF_PGDIR/cpu.$script"
     awk -v n=$((after - before)) -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", n / (t1 - t0) }'
 }
+cpu_of() { cat "$WF_PGDIR/cpu.$1"; }
 prestart_wf() { q "SELECT count(wf_start('chain5')) FROM generate_series(1, $1)" >/dev/null; }
 prestart_floor() { q "INSERT INTO bench.floor_task (exec, step) SELECT g, 1 FROM generate_series(1, $1) g" >/dev/null; }
 
 echo "== 1. throughput, unbatched ($CLIENTS runners, ${DUR}s each)"
 prestart_floor 40000; prestart_wf 60000
-floor1=$(throughput floor_unbatched.pgbench floor_done)
-wf1=$(throughput wf_unbatched.pgbench wf_done)
+floor1=$(throughput floor_unbatched.pgbench floor_done); cpu_floor1=$(cpu_of floor_unbatched.pgbench)
+wf1=$(throughput wf_unbatched.pgbench wf_done); cpu_wf1=$(cpu_of wf_unbatched.pgbench)
 echo "   floor $floor1 tasks/s, pg_wf $wf1 tasks/s"
 # the same runners, each completing its task and claiming the next in one
 # transaction (wf_task_complete_claim): one commit per task, the floor two
@@ -57,8 +70,8 @@ echo "   pg_wf completing and claiming in one transaction: $wf1c tasks/s"
 
 echo "== 2. throughput, batched (claim 100, complete 100)"
 prestart_floor 150000; prestart_wf 150000
-floor2=$(throughput floor_batched.pgbench floor_done)
-wf2=$(throughput wf_batched.pgbench wf_done)
+floor2=$(throughput floor_batched.pgbench floor_done); cpu_floor2=$(cpu_of floor_batched.pgbench)
+wf2=$(throughput wf_batched.pgbench wf_done); cpu_wf2=$(cpu_of wf_batched.pgbench)
 echo "   floor $floor2 tasks/s, pg_wf $wf2 tasks/s"
 
 echo "== 3. width: one execution, fan-out and join (batched runner)"
@@ -258,6 +271,8 @@ printf '%-44s %12s %12s %8s %10s %5s\n' workload pg_wf floor ratio target met
 printf '%-44s %12s %12s %8s %10s %5s\n' "1. unbatched (tasks/s)" "$wf1" "$floor1" "$r1" ">= 0.8" "$(met "$r1" 0.8 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "1. complete+claim in one call (tasks/s)" "$wf1c" "$floor1" "$r1c" ">= 1.2" "$(met "$r1c" 1.2 ge)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "2. batched x100, 150k backlog (tasks/s)" "$wf2" "$floor2" "$r2" ">= 0.5" "$(met "$r2" 0.5 ge)"
+printf '%-44s %12s %12s %8s\n' "1. server CPU per task, unbatched (us)" "$cpu_wf1" "$cpu_floor1" "$(ratio "$cpu_wf1" "$cpu_floor1")"
+printf '%-44s %12s %12s %8s\n' "2. server CPU per task, batched (us)" "$cpu_wf2" "$cpu_floor2" "$(ratio "$cpu_wf2" "$cpu_floor2")"
 printf '%-44s %12s %12s %8s %10s %5s\n' "3. fan-out+join, us/task, 1000 vs 100 wide" "$fan1000" "$fan100" "$rw" "~1" "$(met "$rw" 1.5 lt)"
 printf '%-44s %12s %12s %8s %10s %5s\n' "3. for_each, us/item, 10,000 vs 1,000 items" "$each10000" "$each1000" "$re" "~1" "$(met "$re" 1.5 lt)"
 rd=$(ratio "$def100k" "$def10k")
@@ -283,6 +298,8 @@ cat > "$OUT" <<JSON
   "unbatched": {"pg_wf": $wf1, "floor": $floor1, "ratio": $r1, "target": 0.8},
   "complete_claim": {"pg_wf": $wf1c, "floor": $floor1, "ratio": $r1c, "target": 1.2},
   "batched": {"pg_wf": $wf2, "floor": $floor2, "ratio": $r2, "target": 0.5},
+  "server_cpu_us_per_task": {"unbatched": {"pg_wf": $cpu_wf1, "floor": $cpu_floor1},
+                             "batched": {"pg_wf": $cpu_wf2, "floor": $cpu_floor2}},
   "width": {"fan100_us_per_task": $fan100, "fan1000_us_per_task": $fan1000, "ratio": $rw,
             "for_each_1000_us_per_item": $each1000, "for_each_10000_us_per_item": $each10000, "for_each_ratio": $re},
   "define": {"edges_10k_us_per_edge": $def10k, "edges_100k_us_per_edge": $def100k, "ratio": $rd},
