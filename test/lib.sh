@@ -27,13 +27,14 @@ wf_install_deps() {
     [ ${#need[@]} -eq 0 ] && return 0
     echo "== installing build dependencies: ${need[*]}"
     as_root apt-get update -qq
-    local pkgs=(libjansson-dev libmicrohttpd-dev libpq-dev libipc-run-perl make gcc pg-bsd-indent ${WF_EXTRA_PKGS:-})
+    local pkgs=(libjansson-dev libmicrohttpd-dev libipc-run-perl make gcc pg-bsd-indent ${WF_EXTRA_PKGS:-})
     local v
     v=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null || true)
-    if [ -n "$v" ] && as_root apt-get install -y -qq "postgresql-server-dev-15=$v" "${pkgs[@]}" >/dev/null; then
+    # the headers (and libpq's) of the installed server, else the newest
+    if [ -n "$v" ] && as_root apt-get install -y -qq "postgresql-server-dev-15=$v" "libpq-dev=$v" "${pkgs[@]}" >/dev/null; then
         return 0
     fi
-    as_root apt-get install -y -qq postgresql-server-dev-15 "${pkgs[@]}" >/dev/null
+    as_root apt-get install -y -qq postgresql-server-dev-15 libpq-dev "${pkgs[@]}" >/dev/null
 }
 
 wf_build_install() {
