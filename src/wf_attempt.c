@@ -63,7 +63,7 @@ wf_attempt_signalled(WfStep *s, int64 task_id, Jsonb *result)
 	const char *keys[] = {"by"};
 	Jsonb	   *vals[] = {wf_jsonb_string("signal")};
 
-	wf_wait_forget(task_id);
+	wf_wait_forget(s->exec_id, task_id);
 	if (!wf_wait_pending(task_id))
 		return false;
 	wf_step_lock_task(s, task_id, &tr);

@@ -134,17 +134,22 @@ wf_wait_pending(int64 task_id)
 	return wf_exec(&pending, values, NULL, 0) == 1;
 }
 
-/* The task waits no more (it got its event, or ended otherwise). */
+/*
+ * The task waits no more (it got its event, or ended otherwise). By the
+ * primary key's prefix: a signal reaching n waits must not scan wf.wait
+ * n times.
+ */
 void
-wf_wait_forget(int64 task_id)
+wf_wait_forget(int64 exec_id, int64 task_id)
 {
 	static WfPlan forget = {
-		"DELETE FROM wf.wait WHERE task_id = $1",
-		1, {INT8OID}
+		"DELETE FROM wf.wait WHERE execution_id = $1 AND task_id = $2",
+		2, {INT8OID, INT8OID}
 	};
-	Datum		values[1];
+	Datum		values[2];
 
-	values[0] = Int64GetDatum(task_id);
+	values[0] = Int64GetDatum(exec_id);
+	values[1] = Int64GetDatum(task_id);
 	wf_exec(&forget, values, NULL, 0);
 }
 

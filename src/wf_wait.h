@@ -16,7 +16,7 @@ extern Jsonb *wf_wait_kept(int nevents, char *const *events, const char *key);
 extern void wf_wait_add(int64 exec_id, int64 task_id, int nevents, char *const *events,
 						const char *key);
 extern bool wf_wait_pending(int64 task_id);
-extern void wf_wait_forget(int64 task_id);
+extern void wf_wait_forget(int64 exec_id, int64 task_id);
 extern Jsonb *wf_wait_result(const char *event, const char *key, Jsonb *payload,
 							 TimestampTz at);
 extern TimestampTz wf_wait_keep(const char *event, const char *key, Jsonb *payload,
