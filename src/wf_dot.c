@@ -217,16 +217,11 @@ append_edge(StringInfo buf, const WfTask *src, const WfTask *dst, const WfEdge *
 	appendStringInfoString(buf, "];\n");
 }
 
-/*
- * The whole picture; runs: one per task (execution), or NULL (workflow).
- * The text is made in cxt, the caller's context: SPI_finish frees the rest.
- */
-static text *
-graph_dot(const WfGraph *g, const TaskRun *runs, const char *title, MemoryContext cxt)
+/* The whole picture; runs: one per task (execution), or NULL (workflow). */
+static Datum
+graph_dot(const WfGraph *g, const TaskRun *runs, const char *title)
 {
 	StringInfoData buf;
-	MemoryContext old;
-	text	   *t;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "digraph \"");
@@ -250,10 +245,7 @@ graph_dot(const WfGraph *g, const TaskRun *runs, const char *title, MemoryContex
 			append_edge(&buf, &g->tasks[i], &g->tasks[e->target], e);
 		}
 	appendStringInfoString(&buf, "}\n");
-	old = MemoryContextSwitchTo(cxt);
-	t = cstring_to_text_with_len(buf.data, buf.len);
-	MemoryContextSwitchTo(old);
-	return t;
+	return wf_spi_text(buf.data, buf.len);	/* SPI_finish frees the rest */
 }
 
 /* wf_graph(workflow text) RETURNS text */
@@ -264,11 +256,10 @@ wf_graph_workflow(PG_FUNCTION_ARGS)
 		"SELECT pg_catalog.max(version) FROM wf.workflow WHERE name = $1",
 		1, {TEXTOID}
 	};
-	MemoryContext callercxt = CurrentMemoryContext;
 	Datum		name;
 	WfGraph    *g;
 	char	   *title;
-	text	   *dot;
+	Datum		dot;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -284,9 +275,9 @@ wf_graph_workflow(PG_FUNCTION_ARGS)
 				 errhint("Define it with wf_define().")));
 	g = wf_graph_get(TextDatumGetCString(name), wf_get_int32(0, 1));
 	title = psprintf("%s v%d", g->name, g->version);
-	dot = graph_dot(g, NULL, title, callercxt);
+	dot = graph_dot(g, NULL, title);
 	SPI_finish();
-	PG_RETURN_TEXT_P(dot);
+	PG_RETURN_DATUM(dot);
 }
 
 /* wf_graph(execution_id bigint) RETURNS text */
@@ -312,7 +303,6 @@ wf_graph_execution(PG_FUNCTION_ARGS)
 		"WHERE execution_id = $1 AND item IS NOT NULL GROUP BY name, state",
 		1, {INT8OID}
 	};
-	MemoryContext callercxt = CurrentMemoryContext;
 	int64		id = wf_arg_id(fcinfo, 0, "execution_id");
 	Datum		arg = Int64GetDatum(id);
 	char	   *workflow;
@@ -322,7 +312,7 @@ wf_graph_execution(PG_FUNCTION_ARGS)
 	TaskRun    *runs;
 	uint64		n;
 	char	   *title;
-	text	   *dot;
+	Datum		dot;
 
 	SPI_connect();
 	if (wf_exec(&exec, &arg, NULL, 0) != 1)
@@ -364,7 +354,7 @@ wf_graph_execution(PG_FUNCTION_ARGS)
 		runs[i].items[wf_task_state_parse(wf_get_text(r, 2))] = wf_get_int64(r, 3);
 		runs[i].nitems += wf_get_int64(r, 3);
 	}
-	dot = graph_dot(g, runs, title, callercxt);
+	dot = graph_dot(g, runs, title);
 	SPI_finish();
-	PG_RETURN_TEXT_P(dot);
+	PG_RETURN_DATUM(dot);
 }

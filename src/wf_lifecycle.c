@@ -48,17 +48,14 @@ refuse_state(WfStep *s, const char *call)
 					wf_exec_state_name(s->state))));
 }
 
-/* name as the call's text result, made outside SPI's memory (SPI_finish frees that) */
+/* name as the call's text result; the call's SPI connection ends */
 static Datum
 done_text(const char *name)
 {
-	size_t		len = strlen(name);
-	text	   *t = SPI_palloc(VARHDRSZ + len);
+	Datum		d = wf_spi_text(name, strlen(name));
 
-	SET_VARSIZE(t, VARHDRSZ + len);
-	memcpy(VARDATA(t), name, len);
 	SPI_finish();
-	return PointerGetDatum(t);
+	return d;
 }
 
 static Datum

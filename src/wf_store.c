@@ -331,6 +331,20 @@ wf_events_amend_exec(WfEvents *ev, Jsonb *more)
 		}
 }
 
+/*
+ * s (len bytes) as a text result of the SQL call, made in the caller's
+ * memory: SPI_finish frees everything the call made while connected.
+ */
+Datum
+wf_spi_text(const char *s, size_t len)
+{
+	text	   *t = SPI_palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(t, VARHDRSZ + len);
+	memcpy(VARDATA(t), s, len);
+	return PointerGetDatum(t);
+}
+
 /* A task's new state, for the history. */
 void
 wf_events_task(WfEvents *ev, int64 task_id, const char *task, WfTaskState state,

@@ -74,6 +74,7 @@ extern bool wf_try_subxact(void (*fn) (void *), void *arg, bool step,
 						   char **error, int *code);
 
 extern Datum wf_text_array(Datum *elems, int n);
+extern Datum wf_spi_text(const char *s, size_t len);	/* while connected */
 extern Datum wf_jsonb_array(Datum *elems, int n);
 
 #endif							/* WF_STORE_H */

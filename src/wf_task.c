@@ -167,16 +167,6 @@ open_running(WfStep *s, WfTaskRow *tr, int64 task_id, const char *token, const c
 	refuse_unless_running(tr, false);
 }
 
-static Datum
-return_text(MemoryContext cxt, const char *s)
-{
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	text	   *t = cstring_to_text(s);
-
-	MemoryContextSwitchTo(old);
-	return PointerGetDatum(t);
-}
-
 /* "success" -> true, "error" -> false; anything else is refused. */
 static bool
 parse_status(const char *status)
@@ -287,7 +277,6 @@ complete_one(int64 task_id, bool success, Jsonb *result, const char *token)
 Datum
 wf_task_complete(PG_FUNCTION_ARGS)
 {
-	MemoryContext callercxt = CurrentMemoryContext;
 	int64		task_id = wf_arg_id(fcinfo, 0, "task_id");
 	bool		success = parse_status(PG_ARGISNULL(1) ? NULL :
 									   text_to_cstring(PG_GETARG_TEXT_PP(1)));
@@ -296,8 +285,11 @@ wf_task_complete(PG_FUNCTION_ARGS)
 	Datum		ret;
 
 	SPI_connect();
-	ret = return_text(callercxt,
-					  wf_task_state_name(complete_one(task_id, success, result, token)));
+	{
+		const char *state = wf_task_state_name(complete_one(task_id, success, result, token));
+
+		ret = wf_spi_text(state, strlen(state));
+	}
 	SPI_finish();
 	PG_RETURN_DATUM(ret);
 }
@@ -531,7 +523,6 @@ wf_task_delegate(PG_FUNCTION_ARGS)
 		"deadline = pg_catalog.now() + $3 WHERE id = $1 RETURNING deadline",
 		3, {INT8OID, BYTEAOID, INTERVALOID}
 	};
-	MemoryContext callercxt = CurrentMemoryContext;
 	int64		task_id = wf_arg_id(fcinfo, 0, "task_id");
 	char	   *token = get_token(fcinfo, 1, true);
 	Interval   *timeout = get_positive_interval(fcinfo, 2, "timeout");
@@ -568,7 +559,7 @@ wf_task_delegate(PG_FUNCTION_ARGS)
 	wf_events_task(&s.ev, task_id, tr.name, WF_TASK_DELEGATED, wf_jsonb_object(2, keys, vals));
 	wf_step_close(&s);
 
-	ret = return_text(callercxt, callback);
+	ret = wf_spi_text(callback, strlen(callback));
 	SPI_finish();
 	PG_RETURN_DATUM(ret);
 }
