@@ -38,17 +38,11 @@
 
 PG_FUNCTION_INFO_V1(wf_signal);
 
-/* Letters, digits, "_ . : -", starting with a letter or "_" (like actions). */
+/* Event names are like action names (and checked as wf_define checks those). */
 static void
 check_event_name(const char *e)
 {
-	bool		ok = (e[0] == '_' || (e[0] >= 'a' && e[0] <= 'z') || (e[0] >= 'A' && e[0] <= 'Z')) &&
-	strlen(e) <= WF_MAX_ACTION_LEN;
-
-	for (const char *p = e; ok && *p; p++)
-		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			*p == '_' || *p == '.' || *p == ':' || *p == '-';
-	if (!ok)
+	if (!wf_is_action_name(e) || strlen(e) > WF_MAX_ACTION_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid event name \"%s\"", e),

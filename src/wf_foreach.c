@@ -79,15 +79,6 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 		8, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, INT4OID, JSONBARRAYOID, BOOLOID}
 	};
 
-	/* a sub-workflow's items: none claimable; the flow starts their children */
-	static WfPlan child_items = {
-		"INSERT INTO wf.task (execution_id, name, action, queue, timeout, state, item, input, "
-		"not_before, held) "
-		"SELECT $1, $2, $3, $4, $5, 'ready', u.n - 1, u.input, 'infinity', false "
-		"FROM pg_catalog.unnest($7::pg_catalog.jsonb[]) WITH ORDINALITY AS u(input, n) "
-		"RETURNING id",
-		8, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, INT4OID, JSONBARRAYOID, BOOLOID}
-	};
 	static WfPlan items_0_1 = { /* pg_wf 0.1: no wf.task.held */
 		"INSERT INTO wf.task (execution_id, name, action, queue, timeout, state, item, input, "
 		"not_before) "
@@ -194,11 +185,15 @@ wf_foreach_start(WfStep *s, int idx, int64 *parent_id, bool *ended)
 
 	values[4] = t->timeout ? IntervalPGetDatum(t->timeout) : (Datum) 0;
 	nulls[4] = t->timeout ? ' ' : 'n';
-	values[5] = Int32GetDatum(t->concurrency);
+
+	/*
+	 * a sub-workflow's items: none claimable (-1); the flow starts their
+	 * children
+	 */
+	values[5] = Int32GetDatum(t->workflow ? -1 : t->concurrency);
 	values[6] = wf_jsonb_array(inputs, n);
-	values[7] = BoolGetDatum(s->state == WF_EXEC_PAUSED);
-	wf_exec(t->workflow ? &child_items :
-			wf_schema_version() >= WF_SCHEMA_0_2 ? &items : &items_0_1, values, nulls, n);
+	values[7] = BoolGetDatum(s->state == WF_EXEC_PAUSED && !t->workflow);
+	wf_exec(wf_schema_version() >= WF_SCHEMA_0_2 ? &items : &items_0_1, values, nulls, n);
 	for (int r = 0; r < n; r++)
 		wf_events_task(&s->ev, wf_get_int64(r, 1), t->name, WF_TASK_READY, NULL);
 	if (!t->workflow)

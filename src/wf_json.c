@@ -25,6 +25,7 @@
 #include "wf_graph.h"
 #include "wf_json.h"
 #include "wf_parse.h"
+#include "wf_util.h"
 
 /* jansson allocates through palloc: an error unwinds its memory too. */
 static void *
@@ -44,19 +45,6 @@ void
 wf_json_init(void)
 {
 	json_set_alloc_funcs(wf_json_malloc, wf_json_free);
-}
-
-static bool
-is_action_name(const char *s)
-{
-	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-		return false;
-	for (s++; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-			  (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
-			  *s == ':' || *s == '-'))
-			return false;
-	return true;
 }
 
 /* Queue names are lower-case identifiers, so that LISTEN wf_<queue> works unquoted. */
@@ -369,7 +357,7 @@ parse_wait(ParseState *ps, WfTask *t, json_t *v, const char *path)
 	{
 		t->nevents = 1;
 		t->events = palloc(sizeof(char *));
-		t->events[0] = pstrdup(get_name(ev, epath, "event name", is_action_name, WF_MAX_ACTION_LEN,
+		t->events[0] = pstrdup(get_name(ev, epath, "event name", wf_is_action_name, WF_MAX_ACTION_LEN,
 										"Event names are like action names: letters, digits, \"_\", \".\", \":\" or \"-\"."));
 	}
 	else if (json_is_array(ev) && json_array_size(ev) >= 1 && json_array_size(ev) <= WF_MAX_EVENTS)
@@ -381,7 +369,7 @@ parse_wait(ParseState *ps, WfTask *t, json_t *v, const char *path)
 		t->events = palloc(sizeof(char *) * t->nevents);
 		json_array_foreach(ev, i, e)
 		{
-			t->events[i] = pstrdup(get_name(e, wf_path_index(epath, i), "event name", is_action_name,
+			t->events[i] = pstrdup(get_name(e, wf_path_index(epath, i), "event name", wf_is_action_name,
 											WF_MAX_ACTION_LEN,
 											"Event names are like action names: letters, digits, \"_\", \".\", \":\" or \"-\"."));
 			for (size_t j = 0; j < i; j++)
@@ -458,7 +446,7 @@ parse_task(ParseState *ps, WfTask *t, const char *name, json_t *v, const char *p
 		wf_def_error(wf_path_key(path, "engine"), NULL,
 					 "task \"%s\" has both an action and an engine command", name);
 	if (x)
-		t->action = pstrdup(get_name(x, wf_path_key(path, "action"), "action", is_action_name,
+		t->action = pstrdup(get_name(x, wf_path_key(path, "action"), "action", wf_is_action_name,
 									 WF_MAX_ACTION_LEN,
 									 "Action names start with a letter or \"_\" and contain letters, digits, \"_\", \".\", \":\" or \"-\"."));
 	else if (!t->workflow)

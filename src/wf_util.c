@@ -104,3 +104,20 @@ wf_arg_id(FunctionCallInfo fcinfo, int argno, const char *what)
 				 errmsg("%s must not be null", what)));
 	return PG_GETARG_INT64(argno);
 }
+
+/*
+ * An action or event name: a letter or "_", then letters, digits, "_",
+ * ".", ":" or "-" (the length is the caller's to check).
+ */
+bool
+wf_is_action_name(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+			  (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
+			  *s == ':' || *s == '-'))
+			return false;
+	return true;
+}

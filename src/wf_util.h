@@ -18,5 +18,6 @@ extern void wf_check_length(const text *t, int max, const char *what);
 extern void wf_pin_search_path(void);
 extern bool wf_caller_is_owner(void);
 extern int64 wf_arg_id(FunctionCallInfo fcinfo, int argno, const char *what);
+extern bool wf_is_action_name(const char *s);
 
 #endif							/* WF_UTIL_H */
