@@ -170,13 +170,7 @@ repeat_next(WfStep *s, WfTaskRow *tr, Jsonb *result)
 	values[0] = Int64GetDatum(tr->id);
 	wf_exec(&current, values, NULL, 1);
 	iteration = wf_get_int32(0, 1);
-	{
-		const char *keys[] = {"iteration"};
-		Jsonb	   *vals[] = {wf_jsonb_int(iteration)};
-
-		ctx = wf_jsonb_concat(wf_step_context_for(s, tmpls, 2, result, NULL),
-							  wf_jsonb_object(1, keys, vals));
-	}
+	ctx = wf_context_iteration(wf_step_context_for(s, tmpls, 2, result, NULL), iteration);
 	v = wf_eval_template(r->while_, ctx, &err);
 	if (v == NULL)
 	{
@@ -199,12 +193,7 @@ repeat_next(WfStep *s, WfTaskRow *tr, Jsonb *result)
 	}
 
 	/* the next iteration's input sees $.iteration */
-	{
-		const char *keys[] = {"iteration"};
-		Jsonb	   *vals[] = {wf_jsonb_int(iteration + 1)};
-
-		ctx = wf_jsonb_concat(ctx, wf_jsonb_object(1, keys, vals));
-	}
+	ctx = wf_context_iteration(ctx, iteration + 1);
 	if (tr->def->input == NULL)
 		input = wf_jsonb_object(0, NULL, NULL);
 	else if ((input = wf_eval_template(tr->def->input, ctx, &err)) == NULL)

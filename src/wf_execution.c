@@ -156,16 +156,9 @@ eval_new_inputs(WfStep *s, Jsonb *ctx)
 		Jsonb	   *in;
 		char	   *err = NULL;
 
-		Jsonb	   *tctx = ctx;
-
 		/* a repeating task's first iteration sees $.iteration = 0 */
-		if (t->repeat && ctx)
-		{
-			const char *keys[] = {"iteration"};
-			Jsonb	   *vals[] = {wf_jsonb_int(0)};
+		Jsonb	   *tctx = t->repeat && ctx ? wf_context_iteration(ctx, 0) : ctx;
 
-			tctx = wf_jsonb_concat(ctx, wf_jsonb_object(1, keys, vals));
-		}
 		if (t->input == NULL)
 			in = wf_jsonb_object(0, NULL, NULL);
 		else if ((in = wf_eval_template(t->input, tctx, &err)) == NULL)

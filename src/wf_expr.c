@@ -151,6 +151,16 @@ wf_jsonb_concat(Jsonb *a, Jsonb *b)
 											  JsonbPGetDatum(b)));
 }
 
+/* The context ctx, with $.iteration (a repeating task's input and while). */
+Jsonb *
+wf_context_iteration(Jsonb *ctx, int iteration)
+{
+	const char *keys[] = {"iteration"};
+	Jsonb	   *vals[] = {wf_jsonb_int(iteration)};
+
+	return wf_jsonb_concat(ctx, wf_jsonb_object(1, keys, vals));
+}
+
 bool
 wf_jsonb_same(Jsonb *a, Jsonb *b)
 {

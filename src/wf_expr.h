@@ -32,6 +32,7 @@ extern Jsonb *wf_jsonb_bool(bool b);
 extern Jsonb *wf_jsonb_int(int64 i);
 extern Jsonb *wf_jsonb_object(int n, const char **keys, Jsonb **values);
 extern Jsonb *wf_jsonb_concat(Jsonb *a, Jsonb *b);
+extern Jsonb *wf_context_iteration(Jsonb *ctx, int iteration);
 extern bool wf_jsonb_same(Jsonb *a, Jsonb *b);
 
 #endif							/* WF_EXPR_H */

@@ -281,12 +281,7 @@ start_child(WfStep *s, int idx, Worklist *w)
 
 		/* a repeating task's first iteration sees $.iteration = 0 */
 		if (t->repeat)
-		{
-			const char *keys[] = {"iteration"};
-			Jsonb	   *vals[] = {wf_jsonb_int(0)};
-
-			ctx = wf_jsonb_concat(ctx, wf_jsonb_object(1, keys, vals));
-		}
+			ctx = wf_context_iteration(ctx, 0);
 		input = wf_eval_template(t->input, ctx, &err);
 		if (input == NULL)
 		{
