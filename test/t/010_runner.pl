@@ -41,7 +41,7 @@ if [ "$WF_ATTEMPT" = 1 ]; then echo "flaky: first attempt fails" >&2; exit 3; fi
 echo "{\"attempt\": $WF_ATTEMPT, \"task\": \"$WF_TASK\", \"input\": $input}"});
 action('badjson', q{echo 'this is not json'});
 action('bigout', q{head -c 200000 /dev/zero | tr '\0' x});
-action('hang', q{exec sleep 30});
+action('hang', qq{echo \$\$ > $adir/hang.\$WF_TASK_ID.pid; exec sleep 30});
 action('jsonerr', q{echo '{"type": "declined", "code": 51}' >&2; exit 1});
 action('approve', qq{echo "\$WF_CALLBACK_URL \$WF_CALLBACK_TOKEN" > $adir/handover.\$WF_TASK_ID
 echo '{"wf": "delegated"}'});
@@ -116,6 +116,24 @@ ok(kill(0, $r1->{KIDS}[0]{PID}), 'the runner still runs');
 my $hb = start_flow('hb', '{"name": "hb", "tasks": {"a": {"action": "std.sleep", "timeout": "1s", "input": {"seconds": 2.5}}}}');
 ok(wait_exec($hb, 'succeeded'), 'a 2.5 s action with a 1 s lease succeeds');
 is(q1("SELECT attempt FROM wf.task WHERE execution_id = $hb"), '1', '... in its first attempt (heartbeats)');
+
+# --- an operator cancels a running task: its next heartbeat is refused ------
+# and the runner stops the action (its process is killed) and goes on
+my $hc = start_flow('hcancel', '{"name": "hcancel", "tasks": {"a": {"action": "hang", "timeout": "1s"}}}');
+$node->poll_query_until('postgres', "SELECT state FROM wf.task WHERE execution_id = $hc", 'running');
+my $hc_task = q1("SELECT id FROM wf.task WHERE execution_id = $hc");
+my $t0 = time;
+sleep 0.05 until -s "$adir/hang.$hc_task.pid" || time - $t0 > 30;
+my ($hang_pid) = slurp_file("$adir/hang.$hc_task.pid") =~ /(\d+)/;
+ok($hang_pid && kill(0, $hang_pid), "the action runs (pid $hang_pid)");
+q1("SELECT wf_task_cancel(id, 'not needed any more') FROM wf.task WHERE execution_id = $hc");
+$t0 = time;
+sleep 0.05 while kill(0, $hang_pid) && time - $t0 < 10;
+ok(!kill(0, $hang_pid), 'its heartbeat refused, the runner killed the action');
+like(slurp_file($log), qr/task \d+ \(exec $hc a, hang\): heartbeat refused \(WF006\).*the action is stopped/,
+	'... and says so in its log');
+is(q1("SELECT state || ' ' || (error->>'type') FROM wf.task WHERE execution_id = $hc"), 'failed cancelled',
+	'the task stays failed as cancelled (the runner reported nothing over it)');
 
 # --- a delegated task, completed through the HTTP endpoint ------------------
 sub handover {
