@@ -29,6 +29,7 @@
 #include "wf_registry.h"
 #include "wf_signal.h"
 #include "wf_store.h"
+#include "wf_task.h"
 #include "wf_watchdog.h"
 
 PG_MODULE_MAGIC;
@@ -41,6 +42,7 @@ _PG_init(void)
 	wf_json_init();
 	wf_def_init();
 	wf_store_init();
+	wf_task_init();
 	wf_registry_init();
 	wf_signal_init();
 	wf_watchdog_init();

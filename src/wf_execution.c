@@ -28,33 +28,6 @@
 #include "wf_store.h"
 
 
-/*
- * Insert tasks made ready ($7: their state; $8: held, when the execution
- * is paused). held_column/held_value: empty with pg_wf 0.1's objects.
- */
-#define INSERT_TASKS_SQL(held_column, held_value) \
-	"INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state, " \
-	"finished_at" held_column ") " \
-	"SELECT $1, u.name, u.action, u.queue, u.input, u.timeout, $7, " \
-	"CASE WHEN $7 = 'cancelled' THEN pg_catalog.now() END" held_value " " \
-	"FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]), " \
-	"pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.jsonb[]), " \
-	"pg_catalog.unnest($6::pg_catalog.interval[])) " \
-	"AS u(name, action, queue, input, timeout) " \
-	"RETURNING id, name"
-
-static WfPlan plan_insert_tasks = {
-	INSERT_TASKS_SQL(", held", ", $8"),
-	8, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID, TEXTOID,
-	BOOLOID}
-};
-
-static WfPlan plan_insert_tasks_0_1 = {
-	INSERT_TASKS_SQL("", ""),
-	8, {INT8OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID, TEXTOID,
-	BOOLOID}
-};
-
 void
 wf_add_ready(WfStep *s, int idx)
 {
@@ -70,48 +43,30 @@ wf_add_ready(WfStep *s, int idx)
 static void snapshot_joins(WfStep *s);
 
 /*
- * The execution's new bookkeeping, and every history row the step buffered,
- * in one statement.
+ * The execution's new bookkeeping, the tasks the step made ready and every
+ * history row it buffered, in one statement (wf_batch_flush) — or, in a
+ * batch of steps, with the batch's.
  */
 void
 wf_update_execution(WfStep *s, WfExecState state, Jsonb *output, Jsonb *error)
 {
-	static WfPlan plan = {
-		"WITH ev AS ("
-		"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)"
-		"  SELECT $1, u.task_id, u.task, u.state, u.detail"
-		"  FROM ROWS FROM (pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.text[]),"
-		"       pg_catalog.unnest($9::pg_catalog.text[]), pg_catalog.unnest($10::pg_catalog.jsonb[]))"
-		"       AS u(task_id, task, state, detail))"
-		"UPDATE wf.execution SET active = $2, vars = COALESCE($3, vars), state = $4, output = $5, "
-		"error = $6, updated_at = pg_catalog.now(), "
-		"finished_at = CASE WHEN $4 = 'running' THEN NULL ELSE pg_catalog.now() END "
-		"WHERE id = $1",
-		10, {INT8OID, INT4OID, JSONBOID, TEXTOID, JSONBOID, JSONBOID,
-		INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID}
-	};
-	Datum		values[10];
-	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	WfBatch    *b = wf_step_batch(s);
 
 	if (state == WF_EXEC_FAILED || state == WF_EXEC_CANCELLED)
 		snapshot_joins(s);
-	values[0] = Int64GetDatum(s->exec_id);
-	values[1] = Int32GetDatum(s->active);
+	wf_batch_events(b, s->exec_id, &s->ev);
 
 	/*
 	 * vars only if a publish changed them: an unchanged document is not
 	 * rewritten
 	 */
-	values[2] = s->vars_changed ? JsonbPGetDatum(s->vars) : (Datum) 0;
-	nulls[2] = s->vars_changed ? ' ' : 'n';
-	values[3] = CStringGetTextDatum(wf_exec_state_name(state));
-	values[4] = output ? JsonbPGetDatum(output) : (Datum) 0;
-	nulls[4] = output ? ' ' : 'n';
-	values[5] = error ? JsonbPGetDatum(error) : (Datum) 0;
-	nulls[5] = error ? ' ' : 'n';
-	wf_events_arrays(&s->ev, &values[6]);
-	wf_exec(&plan, values, nulls, 1);
-	s->ev.n = 0;
+	s->batch_slot = wf_batch_execution(b, s->batch_slot, s->exec_id, s->active,
+									   s->vars_changed ? s->vars : NULL, state, output, error);
+	if (b != s->batch)
+	{
+		wf_batch_flush(b);
+		s->batch_slot = 0;
+	}
 
 	/*
 	 * A sub-workflow that ended: its parent's task is finished by the
@@ -125,13 +80,13 @@ wf_update_execution(WfStep *s, WfExecState state, Jsonb *output, Jsonb *error)
 			5, {INT8OID, INT8OID, TEXTOID, JSONBOID, JSONBOID}
 		};
 		Datum		ivalues[5];
-		char		inulls[5] = {' ', ' ', ' ', nulls[4], nulls[5]};
+		char		inulls[5] = {' ', ' ', ' ', output ? ' ' : 'n', error ? ' ' : 'n'};
 
 		ivalues[0] = Int64GetDatum(s->parent_task_id);
 		ivalues[1] = Int64GetDatum(s->exec_id);
-		ivalues[2] = values[3];
-		ivalues[3] = values[4];
-		ivalues[4] = values[5];
+		ivalues[2] = CStringGetTextDatum(wf_exec_state_name(state));
+		ivalues[3] = output ? JsonbPGetDatum(output) : (Datum) 0;
+		ivalues[4] = error ? JsonbPGetDatum(error) : (Datum) 0;
 		wf_exec(&inbox, ivalues, inulls, 1);
 		wf_watchdog_due(GetCurrentTransactionStartTimestamp());
 	}
@@ -169,59 +124,27 @@ eval_new_inputs(WfStep *s, Jsonb *ctx)
 }
 
 /*
- * Insert the tasks made ready in this step: as ready (their queues are
- * woken at commit), or as cancelled when the step fails the execution (so
- * that wf_rerun runs them). Either way they are no longer "new".
+ * The tasks made ready in this step, written with the execution row
+ * (wf_update_execution): as ready (their queues are woken at commit), or
+ * as cancelled when the step fails the execution (so that wf_rerun runs
+ * them). Either way they are no longer "new".
  */
 static void
 insert_new_tasks(WfStep *s, WfTaskState state)
 {
-	Datum	   *names,
-			   *actions,
-			   *queues,
-			   *timeouts;
-	bool	   *tnulls;
-	Datum		values[8];
-	uint64		n;
+	WfBatch    *b = wf_step_batch(s);
+	int			pos = wf_batch_nevents(b) + s->ev.n;
+	bool		held = (state == WF_TASK_READY && s->state == WF_EXEC_PAUSED);
 
-	if (s->nnew == 0)
-		return;
-	names = palloc(sizeof(Datum) * s->nnew);
-	actions = palloc(sizeof(Datum) * s->nnew);
-	queues = palloc(sizeof(Datum) * s->nnew);
-	timeouts = palloc(sizeof(Datum) * s->nnew);
-	tnulls = palloc(sizeof(bool) * s->nnew);
 	for (int i = 0; i < s->nnew; i++)
 	{
 		WfTask	   *t = &s->g->tasks[s->new_tasks[i]];
 
-		names[i] = CStringGetTextDatum(t->name);
-		actions[i] = CStringGetTextDatum(t->action);
-		queues[i] = CStringGetTextDatum(t->queue);
-		timeouts[i] = t->timeout ? IntervalPGetDatum(t->timeout) : (Datum) 0;
-		tnulls[i] = (t->timeout == NULL);
+		wf_batch_task(b, s->exec_id, t->name, t->action, t->queue,
+					  DatumGetJsonbP(s->new_inputs[i]), t->timeout, state, held, pos);
 		if (state == WF_TASK_READY)
 			wf_notify_queue(t->queue);
 	}
-	values[0] = Int64GetDatum(s->exec_id);
-	values[1] = wf_text_array(names, s->nnew);
-	values[2] = wf_text_array(actions, s->nnew);
-	values[3] = wf_text_array(queues, s->nnew);
-	values[4] = wf_jsonb_array(s->new_inputs, s->nnew);
-	{
-		int			dims[1] = {s->nnew};
-		int			lbs[1] = {1};
-
-		values[5] = PointerGetDatum(construct_md_array(timeouts, tnulls, 1, dims, lbs,
-													   INTERVALOID, sizeof(Interval),
-													   false, TYPALIGN_DOUBLE));
-	}
-	values[6] = CStringGetTextDatum(wf_task_state_name(state));
-	values[7] = BoolGetDatum(state == WF_TASK_READY && s->state == WF_EXEC_PAUSED);
-	n = wf_exec(wf_schema_version() >= WF_SCHEMA_0_2 ? &plan_insert_tasks : &plan_insert_tasks_0_1,
-				values, NULL, s->nnew);
-	for (uint64 r = 0; r < n; r++)
-		wf_events_task(&s->ev, wf_get_int64(r, 1), wf_get_text(r, 2), state, NULL);
 	if (state == WF_TASK_READY)
 		s->active += s->nnew;
 	s->nnew = 0;

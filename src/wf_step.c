@@ -43,26 +43,78 @@
 #include "wf_step.h"
 #include "wf_store.h"
 
-/* What a step reads of its execution row, in step_load's order. */
+/* What a step reads of its execution row, in step_read's order. */
 #define EXECUTION_COLUMNS \
 	"id, workflow, version, state, active, parent_task_id, depth"
+#define EXECUTION_COLUMNS_E \
+	"e.id, e.workflow, e.version, e.state, e.active, e.parent_task_id, e.depth"
+
+/*
+ * Fill the step from a locked execution row (SPI_tuptable row r, its
+ * columns from off + 1), but for its graph: *workflow and *version name it
+ * (wf_graph_get may run a query of its own, so rows are read first).
+ */
+static void
+step_read(WfStep *s, uint64 r, int off, char **workflow, int *version)
+{
+	memset(s, 0, sizeof(*s));
+	*workflow = wf_get_text(r, off + 2);
+	*version = wf_get_int32(r, off + 3);
+	s->exec_id = wf_get_int64(r, off + 1);
+	s->state = wf_exec_state_parse(wf_get_text(r, off + 4));
+	s->input = NULL;			/* input and vars are read when needed: */
+	s->vars = NULL;				/* wf_step_input(), wf_step_vars() */
+	s->active = wf_get_int32(r, off + 5);
+	s->parent_task_id = wf_get_int64(r, off + 6);
+	s->depth = wf_get_int32(r, off + 7);
+}
 
 /* Fill the step from the locked execution row (SPI_tuptable row 0). */
 static void
 step_load(WfStep *s)
 {
-	/* read the row before wf_graph_get() may run a query of its own */
-	char	   *workflow = wf_get_text(0, 2);
-	int			version = wf_get_int32(0, 3);
+	char	   *workflow;
+	int			version;
 
-	s->exec_id = wf_get_int64(0, 1);
-	s->state = wf_exec_state_parse(wf_get_text(0, 4));
-	s->input = NULL;			/* input and vars are read when needed: */
-	s->vars = NULL;				/* wf_step_input(), wf_step_vars() */
-	s->active = wf_get_int32(0, 5);
-	s->parent_task_id = wf_get_int64(0, 6);
-	s->depth = wf_get_int32(0, 7);
+	step_read(s, 0, 0, &workflow, &version);
 	s->g = wf_graph_get(workflow, version);
+}
+
+/*
+ * The executions of a batch's tasks (task_ids: a bigint[]), locked in one
+ * statement in ascending execution id order, so that two batches never
+ * deadlock. Returns how many of the tasks exist: (*tasks)[r] is one's id
+ * and (*steps)[r] a step open on its execution (one per task, so an
+ * execution with two tasks of the batch has two; use one at a time).
+ */
+int
+wf_step_open_batch(Datum task_ids, int64 **tasks, WfStep **steps)
+{
+	static WfPlan lock = {
+		"SELECT t.id, " EXECUTION_COLUMNS_E " FROM wf.task t "
+		"JOIN wf.execution e ON e.id = t.execution_id "
+		"WHERE t.id = ANY ($1) ORDER BY e.id, t.id FOR NO KEY UPDATE OF e",
+		1, {INT8ARRAYOID}
+	};
+	Datum		values[1];
+	uint64		n;
+	char	  **workflows;
+	int		   *versions;
+
+	values[0] = task_ids;
+	n = wf_exec(&lock, values, NULL, 0);
+	*tasks = palloc(sizeof(int64) * Max(n, 1));
+	*steps = palloc(sizeof(WfStep) * Max(n, 1));
+	workflows = palloc(sizeof(char *) * Max(n, 1));
+	versions = palloc(sizeof(int) * Max(n, 1));
+	for (uint64 r = 0; r < n; r++)
+	{
+		(*tasks)[r] = wf_get_int64(r, 1);
+		step_read(&(*steps)[r], r, 1, &workflows[r], &versions[r]);
+	}
+	for (uint64 r = 0; r < n; r++)
+		(*steps)[r].g = wf_graph_get(workflows[r], versions[r]);
+	return (int) n;
 }
 
 /*
@@ -87,6 +139,59 @@ wf_step_open_task(WfStep *s, int64 task_id)
 				(errcode(ERRCODE_WF_UNKNOWN_TASK),
 				 errmsg("task " INT64_FORMAT " does not exist", task_id)));
 	step_load(s);
+}
+
+/*
+ * The usual completion's first statement: lock the task's execution (as
+ * wf_step_open_task) and, in the same statement, mark the task succeeded
+ * if, and only if, it is running or delegated under token_hash (the UPDATE
+ * runs after the lock is taken, and rechecks its conditions on the task
+ * row's latest version). Returns whether it did, and changes nothing
+ * otherwise: the caller then takes the task's lock and finds out why.
+ * Either way the step is open. Comparing SHA-256 hashes in SQL leaks
+ * nothing useful about the token.
+ */
+bool
+wf_step_open_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result,
+					 WfTaskRow *tr)
+{
+	static WfPlan lock_succeed = {
+		"WITH e AS ("
+		"  SELECT " EXECUTION_COLUMNS " FROM wf.execution "
+		"  WHERE id = (SELECT t.execution_id FROM wf.task t WHERE t.id = $1) "
+		"  FOR NO KEY UPDATE), "
+		"u AS ("
+		"  UPDATE wf.task SET state = 'succeeded', result = $2, error = NULL, "
+		"  finished_at = pg_catalog.now(), lease_until = NULL, deadline = NULL "
+		"  WHERE id = $1 AND EXISTS (SELECT FROM e) "
+		"  AND state IN ('running', 'delegated') AND token_hash = $3 "
+		"  RETURNING name, attempt, COALESCE(item, -1) AS item) "
+		"SELECT e.*, u.name, u.attempt, u.item FROM e LEFT JOIN u ON true",
+		3, {INT8OID, JSONBOID, BYTEAOID}
+	};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	char	   *name;
+	int			attempt,
+				item;
+
+	memset(s, 0, sizeof(*s));
+	values[0] = Int64GetDatum(task_id);
+	values[1] = result ? JsonbPGetDatum(result) : (Datum) 0;
+	nulls[1] = result ? ' ' : 'n';
+	values[2] = PointerGetDatum(token_hash);
+	if (wf_exec(&lock_succeed, values, nulls, 0) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_WF_UNKNOWN_TASK),
+				 errmsg("task " INT64_FORMAT " does not exist", task_id)));
+	name = wf_get_text(0, 8);
+	attempt = wf_get_int32(0, 9);
+	item = wf_get_int32(0, 10);
+	step_load(s);
+	if (name == NULL)
+		return false;
+	wf_step_succeeded_row(s, tr, task_id, name, attempt, item);
+	return true;
 }
 
 /*
@@ -119,6 +224,19 @@ wf_step_open(WfStep *s, int64 exec_id, bool skip_locked)
 	}
 	step_load(s);
 	return true;
+}
+
+/* The graph index of a task of the step's workflow, and its definition. */
+static int
+task_def(WfStep *s, const char *name, WfTask **def)
+{
+	int			idx = wf_task_index(s->g, name);
+
+	if (idx < 0)
+		elog(ERROR, "task \"%s\" is not in workflow \"%s\" version %d",
+			 name, s->g->name, s->g->version);
+	*def = &s->g->tasks[idx];
+	return idx;
 }
 
 /* Lock a task of the open step's execution and read it. */
@@ -155,57 +273,79 @@ wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr)
 	tr->lease_passed = wf_get_bool(0, 9);
 	tr->deadline_passed = wf_get_bool(0, 10);
 	tr->item = wf_get_int32(0, 12);
-	tr->idx = wf_task_index(s->g, tr->name);
-	if (tr->idx < 0)
-		elog(ERROR, "task \"%s\" is not in workflow \"%s\" version %d",
-			 tr->name, s->g->name, s->g->version);
-	tr->def = &s->g->tasks[tr->idx];
-}
-
-void
-wf_step_close(WfStep *s)
-{
-	wf_events_flush(&s->ev, s->exec_id);
+	tr->idx = task_def(s, tr->name, &tr->def);
 }
 
 /*
- * The fast path of a completion: mark the task succeeded if, and only if,
- * it is running or delegated under the given token hash, in the statement
- * that checks it. Returns false (and changes nothing) otherwise; the caller
- * then takes the task's lock and finds out why. Comparing SHA-256 hashes
- * in SQL leaks nothing useful about the token.
+ * The step's history rows still buffered: into the shared batch, or written
+ * now. (Its tasks and execution row were written, or went to the batch,
+ * when the execution row was stored.)
  */
-bool
-wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result, WfTaskRow *tr)
+void
+wf_step_close(WfStep *s)
 {
-	static WfPlan finish = {
-		"UPDATE wf.task SET state = 'succeeded', result = $2, error = NULL, "
-		"finished_at = pg_catalog.now(), lease_until = NULL, deadline = NULL "
-		"WHERE id = $1 AND state IN ('running', 'delegated') AND token_hash = $3 "
-		"RETURNING name, attempt, COALESCE(item, -1)",
-		3, {INT8OID, JSONBOID, BYTEAOID}
-	};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	if (s->batch)
+	{
+		wf_batch_events(s->batch, s->exec_id, &s->ev);
+		return;
+	}
+	if (s->own && wf_batch_pending(s->own))
+		elog(ERROR, "an engine step of execution " INT64_FORMAT " ended without storing it",
+			 s->exec_id);
+	wf_events_flush(&s->ev, s->exec_id);
+}
 
-	values[0] = Int64GetDatum(task_id);
-	values[1] = result ? JsonbPGetDatum(result) : (Datum) 0;
-	nulls[1] = result ? ' ' : 'n';
-	values[2] = PointerGetDatum(token_hash);
-	if (wf_exec(&finish, values, nulls, 0) != 1)
-		return false;
+/* Where the step's end goes (wf_execution.c). */
+WfBatch *
+wf_step_batch(WfStep *s)
+{
+	if (s->batch)
+		return s->batch;
+	if (s->own == NULL)
+		s->own = wf_batch_new();
+	return s->own;
+}
+
+/* The row of a task of the step that the fast path marked succeeded. */
+void
+wf_step_succeeded_row(WfStep *s, WfTaskRow *tr, int64 task_id, char *name, int attempt,
+					  int item)
+{
 	memset(tr, 0, sizeof(*tr));
 	tr->id = task_id;
-	tr->name = wf_get_text(0, 1);
-	tr->attempt = wf_get_int32(0, 2);
-	tr->item = wf_get_int32(0, 3);
+	tr->name = name;
+	tr->attempt = attempt;
+	tr->item = item;
 	tr->state = WF_TASK_SUCCEEDED;
-	tr->idx = wf_task_index(s->g, tr->name);
-	if (tr->idx < 0)
-		elog(ERROR, "task \"%s\" is not in workflow \"%s\" version %d",
-			 tr->name, s->g->name, s->g->version);
-	tr->def = &s->g->tasks[tr->idx];
-	return true;
+	tr->idx = task_def(s, tr->name, &tr->def);
+}
+
+/*
+ * The fast path for many tasks, each in an execution the caller has
+ * locked: mark each succeeded if, and only if, it is running or delegated
+ * under its token's hash, in one statement (ids: bigint[], results:
+ * jsonb[], hashes: bytea[]). Returns how many were; their id, name,
+ * attempt and item (-1: none) are in SPI_tuptable's rows, in no order.
+ */
+uint64
+wf_try_succeed_batch(Datum ids, Datum results, Datum hashes)
+{
+	static WfPlan finish = {
+		"UPDATE wf.task t SET state = 'succeeded', result = u.result, error = NULL, "
+		"finished_at = pg_catalog.now(), lease_until = NULL, deadline = NULL "
+		"FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
+		"     pg_catalog.unnest($2::pg_catalog.jsonb[]), pg_catalog.unnest($3::pg_catalog.bytea[])) "
+		"     AS u(id, result, token_hash) "
+		"WHERE t.id = u.id AND t.state IN ('running', 'delegated') AND t.token_hash = u.token_hash "
+		"RETURNING t.id, t.name, t.attempt, COALESCE(t.item, -1)",
+		3, {INT8ARRAYOID, JSONBARRAYOID, BYTEAARRAYOID}
+	};
+	Datum		values[3];
+
+	values[0] = ids;
+	values[1] = results;
+	values[2] = hashes;
+	return wf_exec(&finish, values, NULL, 0);
 }
 
 

@@ -29,6 +29,15 @@ typedef struct WfStep
 	bool		no_inbox;		/* ending it needs no word to its parent */
 	WfEvents	ev;
 
+	/*
+	 * Where the step's end is written: its own batch, flushed when the
+	 * execution row is stored (one statement), or, in wf_task_complete_batch,
+	 * the batch's (one statement for all its steps).
+	 */
+	WfBatch    *batch;			/* the shared batch, or NULL */
+	WfBatch    *own;			/* made when first needed */
+	int			batch_slot;		/* its execution row in the batch, or 0 */
+
 	/* tasks to insert as ready */
 	int			nnew;
 	int		   *new_tasks;		/* graph indexes */
@@ -67,9 +76,14 @@ typedef struct WfTaskRow
 extern bool wf_step_open(WfStep *s, int64 exec_id, bool skip_locked);
 extern void wf_step_open_task(WfStep *s, int64 task_id);
 extern void wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr);
-extern bool wf_try_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result,
-						   WfTaskRow *tr);
+extern bool wf_step_open_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result,
+								 WfTaskRow *tr);
+extern int	wf_step_open_batch(Datum task_ids, int64 **tasks, WfStep **steps);
+extern uint64 wf_try_succeed_batch(Datum ids, Datum results, Datum hashes);
+extern void wf_step_succeeded_row(WfStep *s, WfTaskRow *tr, int64 task_id, char *name,
+								  int attempt, int item);
 extern void wf_step_close(WfStep *s);
+extern WfBatch *wf_step_batch(WfStep *s);
 
 extern Jsonb *wf_step_vars(WfStep *s);
 extern Jsonb *wf_step_context_for(WfStep *s, WfTemplate *const *tmpls, int n,

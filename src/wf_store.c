@@ -11,9 +11,11 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "jit/jit.h"
+#include "optimizer/cost.h"
 #include "optimizer/planner.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "catalog/namespace.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
@@ -23,13 +25,21 @@
 #include "wf_store.h"
 
 /*
- * No engine statement is JIT-compiled, whatever the server's jit settings:
- * its cost estimate grows with the tables (a generic plan's LIMIT $n is
- * costed at a tenth of the rows), and past jit_above_cost every call
- * compiled its expressions with LLVM (17 ms a claim with 100,000 ready
- * tasks, where the work took well under one). A planner hook clears the
- * JIT flags of every plan made while wf_exec() prepares or runs a
- * statement (and of statements nested in it), at no cost per call.
+ * Engine statements are planned alike whatever the tables hold. No engine
+ * statement is JIT-compiled, whatever the server's jit settings: its cost
+ * estimate grows with the tables (a generic plan's LIMIT $n is costed at a
+ * tenth of the rows), and past jit_above_cost every call compiled its
+ * expressions with LLVM (17 ms a claim with 100,000 ready tasks, where the
+ * work took well under one). And every engine statement reaches rows
+ * through indexes, with nested loops: a step touches a handful of rows,
+ * but a small or never-analysed table made the planner prefer a
+ * sequential scan and a hash join (a step's execution update read every
+ * execution; sql/scale.sql saw it), a plan whose cost then grows with the
+ * table. A planner hook clears the JIT flags of every plan made while
+ * wf_exec() prepares or runs a statement (and of statements nested in it)
+ * and plans it with enable_seqscan, enable_hashjoin and enable_mergejoin
+ * off (a statement with no index to use still gets its scan), at no cost
+ * per call: plans are kept.
  */
 static planner_hook_type prev_planner = NULL;
 static int	engine_depth = 0;
@@ -39,11 +49,26 @@ engine_planner(Query *parse, const char *query_string, int cursorOptions,
 			   ParamListInfo boundParams)
 {
 	PlannedStmt *stmt;
+	bool		seqscan = enable_seqscan;
+	bool		hashjoin = enable_hashjoin;
+	bool		mergejoin = enable_mergejoin;
 
-	if (prev_planner)
-		stmt = prev_planner(parse, query_string, cursorOptions, boundParams);
-	else
-		stmt = standard_planner(parse, query_string, cursorOptions, boundParams);
+	if (engine_depth > 0)
+		enable_seqscan = enable_hashjoin = enable_mergejoin = false;
+	PG_TRY();
+	{
+		if (prev_planner)
+			stmt = prev_planner(parse, query_string, cursorOptions, boundParams);
+		else
+			stmt = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		enable_seqscan = seqscan;
+		enable_hashjoin = hashjoin;
+		enable_mergejoin = mergejoin;
+	}
+	PG_END_TRY();
 	if (engine_depth > 0)
 		stmt->jitFlags = PGJIT_NONE;
 	return stmt;
@@ -465,4 +490,300 @@ wf_try_subxact(void (*fn) (void *), void *arg, bool step, char **error, int *cod
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+/* ---------------------------------------------------------------------
+ * The end of engine steps, in one statement
+ *
+ * A step's last writes — the tasks it made ready (or keeps cancelled), its
+ * history rows, its execution row — are gathered in a WfBatch and written
+ * by one statement (wf_batch_flush). A step on its own flushes at the end
+ * (one statement instead of three); wf_task_complete_batch gathers the
+ * ends of up to 1,000 steps, each in its own execution, and flushes once.
+ * History rows keep their order: a task's "ready" row goes where the step
+ * inserted the task among its other rows (pos).
+ * ---------------------------------------------------------------------
+ */
+typedef struct BatchTask
+{
+	int64		exec_id;
+	Datum		name,
+				action,
+				queue,
+				input,
+				state;
+	Interval   *timeout;		/* NULL: none */
+	bool		held;
+	int			pos;			/* history rows of the batch before its own */
+} BatchTask;
+
+typedef struct BatchEvent
+{
+	int64		exec_id;
+	int64		task_id;		/* 0: the execution's own row */
+	Datum		task,
+				state,
+				detail;
+	bool		task_null,
+				detail_null;
+} BatchEvent;
+
+typedef struct BatchExec
+{
+	int64		id;
+	int			active;
+	Datum		vars,
+				state,
+				output,
+				error;
+	bool		vars_null,
+				output_null,
+				error_null;
+} BatchExec;
+
+struct WfBatch
+{
+	MemoryContext cxt;			/* where its rows are kept */
+	int			nt,
+				maxt,
+				ne,
+				maxe,
+				nx,
+				maxx;
+	BatchTask  *t;
+	BatchEvent *e;
+	BatchExec  *x;
+};
+
+/* A batch kept in the current memory context. */
+WfBatch *
+wf_batch_new(void)
+{
+	WfBatch    *b = palloc0(sizeof(WfBatch));
+
+	b->cxt = CurrentMemoryContext;
+	return b;
+}
+
+/* Room for one more of n (of max) elements of size sz in *arr. */
+static void *
+batch_grow(void *arr, int n, int *max, Size sz)
+{
+	if (n < *max)
+		return arr;
+	*max = *max ? *max * 2 : 8;
+	return arr ? repalloc(arr, sz * *max) : palloc(sz * *max);
+}
+
+static Datum
+copy_text(const char *s)
+{
+	return CStringGetTextDatum(s);
+}
+
+static Datum
+copy_jsonb(Jsonb *j, bool *isnull)
+{
+	*isnull = (j == NULL);
+	return j ? datumCopy(PointerGetDatum(j), false, -1) : (Datum) 0;
+}
+
+/* History rows gathered so far (the pos of a task inserted now, plus the step's own). */
+int
+wf_batch_nevents(WfBatch *b)
+{
+	return b->ne;
+}
+
+void
+wf_batch_task(WfBatch *b, int64 exec_id, const char *name, const char *action,
+			  const char *queue, Jsonb *input, Interval *timeout, WfTaskState state,
+			  bool held, int pos)
+{
+	MemoryContext old = MemoryContextSwitchTo(b->cxt);
+	BatchTask  *t;
+	bool		isnull;
+
+	b->t = batch_grow(b->t, b->nt, &b->maxt, sizeof(BatchTask));
+	t = &b->t[b->nt++];
+	t->exec_id = exec_id;
+	t->name = copy_text(name);
+	t->action = copy_text(action);
+	t->queue = copy_text(queue);
+	t->input = copy_jsonb(input, &isnull);
+	t->state = copy_text(wf_task_state_name(state));
+	t->timeout = NULL;
+	if (timeout)
+	{
+		t->timeout = palloc(sizeof(Interval));
+		*t->timeout = *timeout;
+	}
+	t->held = held;
+	t->pos = pos;
+	MemoryContextSwitchTo(old);
+}
+
+/* Move a step's buffered history rows into the batch (ev is emptied). */
+void
+wf_batch_events(WfBatch *b, int64 exec_id, WfEvents *ev)
+{
+	MemoryContext old = MemoryContextSwitchTo(b->cxt);
+
+	for (int i = 0; i < ev->n; i++)
+	{
+		BatchEvent *e;
+
+		b->e = batch_grow(b->e, b->ne, &b->maxe, sizeof(BatchEvent));
+		e = &b->e[b->ne++];
+		e->exec_id = exec_id;
+		e->task_id = ev->task_id_null[i] ? 0 : DatumGetInt64(ev->task_id[i]);
+		e->task_null = ev->task_null[i];
+		e->task = e->task_null ? (Datum) 0 : datumCopy(ev->task[i], false, -1);
+		e->state = datumCopy(ev->state[i], false, -1);
+		e->detail = copy_jsonb(ev->detail_null[i] ? NULL : DatumGetJsonbP(ev->detail[i]),
+							   &e->detail_null);
+	}
+	ev->n = 0;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * An execution row to store. slot: 0, or what an earlier call for the same
+ * step returned (the later row replaces it). Returns the slot.
+ */
+int
+wf_batch_execution(WfBatch *b, int slot, int64 id, int active, Jsonb *vars,
+				   WfExecState state, Jsonb *output, Jsonb *error)
+{
+	MemoryContext old = MemoryContextSwitchTo(b->cxt);
+	BatchExec  *x;
+
+	if (slot == 0)
+	{
+		b->x = batch_grow(b->x, b->nx, &b->maxx, sizeof(BatchExec));
+		slot = ++b->nx;
+	}
+	x = &b->x[slot - 1];
+	x->id = id;
+	x->active = active;
+	x->vars = copy_jsonb(vars, &x->vars_null);
+	x->state = copy_text(wf_exec_state_name(state));
+	x->output = copy_jsonb(output, &x->output_null);
+	x->error = copy_jsonb(error, &x->error_null);
+	MemoryContextSwitchTo(old);
+	return slot;
+}
+
+bool
+wf_batch_pending(WfBatch *b)
+{
+	return b->nt + b->ne + b->nx > 0;
+}
+
+/*
+ * Insert the tasks ($1..$9), the history rows in order ($10..$14; each
+ * task's own row where pos puts it), and update the executions
+ * ($15..$20). held_column/held_value: empty with pg_wf 0.1's objects.
+ */
+#define FLUSH_SQL(held_column, held_value) \
+	"WITH nt AS (" \
+	"  INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state, " \
+	"                       finished_at" held_column ")" \
+	"  SELECT u.execution_id, u.name, u.action, u.queue, u.input, u.timeout, u.state," \
+	"         CASE WHEN u.state = 'cancelled' THEN pg_catalog.now() END" held_value \
+	"  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.text[])," \
+	"       pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[])," \
+	"       pg_catalog.unnest($5::pg_catalog.jsonb[]), pg_catalog.unnest($6::pg_catalog.interval[])," \
+	"       pg_catalog.unnest($7::pg_catalog.text[]), pg_catalog.unnest($8::pg_catalog.bool[]))" \
+	"       AS u(execution_id, name, action, queue, input, timeout, state, held)" \
+	"  RETURNING id, execution_id, name, state), " \
+	"ev AS (" \
+	"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)" \
+	"  SELECT x.execution_id, x.task_id, x.task, x.state, x.detail FROM (" \
+	"    SELECT b.execution_id, b.task_id, b.task, b.state, b.detail, b.ord * 2 AS k, 0::pg_catalog.int8 AS k2" \
+	"    FROM ROWS FROM (pg_catalog.unnest($10::pg_catalog.int8[]), pg_catalog.unnest($11::pg_catalog.int8[])," \
+	"         pg_catalog.unnest($12::pg_catalog.text[]), pg_catalog.unnest($13::pg_catalog.text[])," \
+	"         pg_catalog.unnest($14::pg_catalog.jsonb[])) WITH ORDINALITY" \
+	"         AS b(execution_id, task_id, task, state, detail, ord)" \
+	"    UNION ALL" \
+	"    SELECT nt.execution_id, nt.id, nt.name, nt.state, NULL, p.pos * 2 + 1, nt.id" \
+	"    FROM nt JOIN ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.text[])," \
+	"         pg_catalog.unnest($9::pg_catalog.int8[])) AS p(execution_id, name, pos)" \
+	"      ON p.execution_id = nt.execution_id AND p.name = nt.name" \
+	"  ) x ORDER BY x.k, x.k2) " \
+	"UPDATE wf.execution e SET active = u.active, vars = COALESCE(u.vars, e.vars), state = u.state, " \
+	"output = u.output, error = u.error, updated_at = pg_catalog.now(), " \
+	"finished_at = CASE WHEN u.state = 'running' THEN NULL ELSE pg_catalog.now() END " \
+	"FROM ROWS FROM (pg_catalog.unnest($15::pg_catalog.int8[]), pg_catalog.unnest($16::pg_catalog.int4[])," \
+	"     pg_catalog.unnest($17::pg_catalog.jsonb[]), pg_catalog.unnest($18::pg_catalog.text[])," \
+	"     pg_catalog.unnest($19::pg_catalog.jsonb[]), pg_catalog.unnest($20::pg_catalog.jsonb[]))" \
+	"     AS u(id, active, vars, state, output, error) " \
+	"WHERE e.id = u.id"
+
+#define FLUSH_ARGS \
+	20, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INTERVALARRAYOID, \
+	TEXTARRAYOID, BOOLARRAYOID, INT8ARRAYOID, \
+	INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, \
+	INT8ARRAYOID, INT4ARRAYOID, JSONBARRAYOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID}
+
+/* A one-dimensional array of n elements of type (typlen, byval, align as its catalog says). */
+static Datum
+batch_array(Datum *elems, bool *nulls, int n, Oid type)
+{
+	int16		len;
+	bool		byval;
+	char		align;
+
+	get_typlenbyvalalign(type, &len, &byval, &align);
+	return nullable_array(elems, nulls, n, type, len, byval, align);
+}
+
+/* Write what the batch gathered, in one statement, and empty it. */
+void
+wf_batch_flush(WfBatch *b)
+{
+	static WfPlan flush = {FLUSH_SQL(", held", ", u.held"), FLUSH_ARGS};
+	static WfPlan flush_0_1 = {FLUSH_SQL("", ""), FLUSH_ARGS};
+	int			m = Max(Max(b->nt, b->ne), Max(b->nx, 1));
+	Datum	   *col = palloc(sizeof(Datum) * m);
+	bool	   *nul = palloc0(sizeof(bool) * m);
+	Datum		values[20];
+
+#define COLUMN(arg, type, n, expr, isnull) \
+	do { \
+		for (int i_ = 0; i_ < (n); i_++) \
+		{ \
+			col[i_] = (expr); \
+			nul[i_] = (isnull); \
+		} \
+		values[(arg) - 1] = batch_array(col, nul, (n), (type)); \
+	} while (0)
+
+	if (!wf_batch_pending(b))
+		return;
+	COLUMN(1, INT8OID, b->nt, Int64GetDatum(b->t[i_].exec_id), false);
+	COLUMN(2, TEXTOID, b->nt, b->t[i_].name, false);
+	COLUMN(3, TEXTOID, b->nt, b->t[i_].action, false);
+	COLUMN(4, TEXTOID, b->nt, b->t[i_].queue, false);
+	COLUMN(5, JSONBOID, b->nt, b->t[i_].input, false);
+	COLUMN(6, INTERVALOID, b->nt, IntervalPGetDatum(b->t[i_].timeout), b->t[i_].timeout == NULL);
+	COLUMN(7, TEXTOID, b->nt, b->t[i_].state, false);
+	COLUMN(8, BOOLOID, b->nt, BoolGetDatum(b->t[i_].held), false);
+	COLUMN(9, INT8OID, b->nt, Int64GetDatum(b->t[i_].pos), false);
+	COLUMN(10, INT8OID, b->ne, Int64GetDatum(b->e[i_].exec_id), false);
+	COLUMN(11, INT8OID, b->ne, Int64GetDatum(b->e[i_].task_id), b->e[i_].task_id == 0);
+	COLUMN(12, TEXTOID, b->ne, b->e[i_].task, b->e[i_].task_null);
+	COLUMN(13, TEXTOID, b->ne, b->e[i_].state, false);
+	COLUMN(14, JSONBOID, b->ne, b->e[i_].detail, b->e[i_].detail_null);
+	COLUMN(15, INT8OID, b->nx, Int64GetDatum(b->x[i_].id), false);
+	COLUMN(16, INT4OID, b->nx, Int32GetDatum(b->x[i_].active), false);
+	COLUMN(17, JSONBOID, b->nx, b->x[i_].vars, b->x[i_].vars_null);
+	COLUMN(18, TEXTOID, b->nx, b->x[i_].state, false);
+	COLUMN(19, JSONBOID, b->nx, b->x[i_].output, b->x[i_].output_null);
+	COLUMN(20, JSONBOID, b->nx, b->x[i_].error, b->x[i_].error_null);
+#undef COLUMN
+	wf_exec(wf_schema_version() >= WF_SCHEMA_0_2 ? &flush : &flush_0_1, values, NULL, 0);
+	if (SPI_processed != (uint64) b->nx)
+		elog(ERROR, "storing %d executions updated " UINT64_FORMAT " rows", b->nx, SPI_processed);
+	b->nt = b->ne = b->nx = 0;
 }

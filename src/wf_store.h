@@ -11,7 +11,7 @@
 
 #include "wf_state.h"
 
-#define WF_MAX_PLAN_ARGS 10
+#define WF_MAX_PLAN_ARGS 20
 
 /* A statement prepared once per backend and kept (SPI_keepplan). */
 typedef struct WfPlan
@@ -64,6 +64,23 @@ extern void wf_events_exec(WfEvents *ev, WfExecState state, Jsonb *detail);
 extern void wf_events_flush(WfEvents *ev, int64 execution_id);
 extern void wf_events_amend_exec(WfEvents *ev, Jsonb *more);
 extern void wf_events_arrays(WfEvents *ev, Datum *out);
+
+/*
+ * What the end of engine steps writes (tasks made ready, history rows in
+ * their order, execution rows), gathered so that one statement writes it.
+ */
+typedef struct WfBatch WfBatch;
+
+extern WfBatch *wf_batch_new(void);
+extern int	wf_batch_nevents(WfBatch *b);
+extern void wf_batch_task(WfBatch *b, int64 exec_id, const char *name, const char *action,
+						  const char *queue, Jsonb *input, Interval *timeout,
+						  WfTaskState state, bool held, int pos);
+extern void wf_batch_events(WfBatch *b, int64 exec_id, WfEvents *ev);
+extern int	wf_batch_execution(WfBatch *b, int slot, int64 id, int active, Jsonb *vars,
+							   WfExecState state, Jsonb *output, Jsonb *error);
+extern bool wf_batch_pending(WfBatch *b);
+extern void wf_batch_flush(WfBatch *b);
 
 #define WF_SCHEMA_0_1 1
 #define WF_SCHEMA_0_2 2

@@ -24,6 +24,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -35,6 +36,7 @@
 #include "wf_signal.h"
 #include "wf_step.h"
 #include "wf_store.h"
+#include "wf_task.h"
 #include "wf_token.h"
 #include "wf_util.h"
 
@@ -43,6 +45,19 @@ PG_FUNCTION_INFO_V1(wf_task_complete_batch);
 PG_FUNCTION_INFO_V1(wf_task_complete_claim);
 PG_FUNCTION_INFO_V1(wf_task_delegate);
 PG_FUNCTION_INFO_V1(wf_heartbeat);
+
+/* pg_wf.complete_as_batch: for the tests (wf_task_init) */
+static bool wf_complete_as_batch = false;
+
+void
+wf_task_init(void)
+{
+	DefineCustomBoolVariable("pg_wf.complete_as_batch",
+							 "Runs each wf_task_complete() as a wf_task_complete_batch() of one.",
+							 "For pg_wf's tests: every suite runs once more through the batch path.",
+							 &wf_complete_as_batch, false, PGC_USERSET,
+							 GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+}
 
 static char *
 get_token(FunctionCallInfo fcinfo, int argno, bool required)
@@ -201,11 +216,13 @@ complete_one(int64 task_id, bool success, Jsonb *result, const char *token)
 	if (!success && result == NULL)
 		result = wf_jsonb_object(0, NULL, NULL);	/* an error has a document */
 
-	wf_step_open_task(&s, task_id);
-
-	/* The usual case: the current attempt's holder reports success. */
-	if (success && token != NULL &&
-		wf_try_succeed(&s, task_id, wf_token_hash(token), result, &tr))
+	/*
+	 * The usual case: the current attempt's holder reports success (one
+	 * statement locks the execution and marks the task).
+	 */
+	if (!(success && token != NULL))
+		wf_step_open_task(&s, task_id);
+	else if (wf_step_open_succeed(&s, task_id, wf_token_hash(token), result, &tr))
 	{
 		const char *keys[] = {"attempt"};
 		Jsonb	   *vals[] = {wf_jsonb_int(tr.attempt)};
@@ -270,6 +287,9 @@ complete_one(int64 task_id, bool success, Jsonb *result, const char *token)
 	return new_state;
 }
 
+static const char *complete_as_batch(int64 task_id, bool success, Jsonb *result,
+									 const char *token);
+
 /*
  * wf_task_complete(task_id bigint, status text, result jsonb, token text)
  *   RETURNS text
@@ -286,7 +306,9 @@ wf_task_complete(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	{
-		const char *state = wf_task_state_name(complete_one(task_id, success, result, token));
+		const char *state = wf_complete_as_batch ?
+		complete_as_batch(task_id, success, result, token) :
+		wf_task_state_name(complete_one(task_id, success, result, token));
 
 		ret = wf_spi_text(state, strlen(state));
 	}
@@ -350,103 +372,293 @@ get_array(FunctionCallInfo fcinfo, int argno, Oid type, int n, const char *what,
 	return count;
 }
 
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A batch of completions, n of each (task_ids also as one bigint[]). */
+typedef struct Completions
+{
+	int			n;
+	Datum		task_ids;
+	Datum	   *ids;
+	bool	   *success;
+	Datum	   *results;
+	bool	   *resnulls;
+	Datum	   *tokens;
+	bool	   *toknulls;
+	bool		one;			/* wf_task_complete's, as a batch of one */
+} Completions;
+
+/* A task the set-based statement marked succeeded. */
+typedef struct Marked
+{
+	int64		id;
+	char	   *name;
+	int			attempt;
+	int			item;
+} Marked;
+
+static int
+cmp_marked(const void *a, const void *b)
+{
+	int64		x = ((const Marked *) a)->id;
+	int64		y = ((const Marked *) b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
 /*
- * The batch in arguments argno .. argno + 3 (task_ids, statuses, results,
- * tokens): every completion applied, in execution id order. Returns the
- * number of items; *ids and *states (in the caller's order) for the result.
+ * The batch's usual successes (fast[k]: a success with its token, the only
+ * item of its execution), marked succeeded in one statement. Returns how
+ * many were, sorted by task id in *marked; the others are not the usual
+ * case after all (a duplicate, a refusal): complete_one explains them.
  */
 static int
-complete_batch(FunctionCallInfo fcinfo, int argno, Datum **ids, const char ***states)
+mark_fast(Completions *c, BatchItem *items, bool *fast, Marked **marked)
 {
-	static WfPlan executions = {
-		"SELECT id, execution_id FROM wf.task WHERE id = ANY ($1)",
-		1, {INT8ARRAYOID}
-	};
-	Datum	   *statuses,
-			   *results,
-			   *tokens;
-	bool	   *idnulls,
-			   *stnulls,
-			   *resnulls,
-			   *toknulls;
-	int			n;
-	BatchItem  *items;
-	uint64		found;
+	int			n = c->n;
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *res = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *rnulls = palloc(sizeof(bool) * Max(n, 1));
+	Datum	   *hashes = palloc(sizeof(Datum) * Max(n, 1));
+	int			m = 0;
+	int			dims[1];
+	int			lbs[1] = {1};
+	uint64		got;
+
+	for (int k = 0; k < n; k++)
+	{
+		int			i = items[k].pos;
+
+		if (!fast[k])
+			continue;
+		ids[m] = Int64GetDatum(items[k].task_id);
+		res[m] = c->resnulls[i] ? (Datum) 0 : c->results[i];
+		rnulls[m] = c->resnulls[i];
+		hashes[m] = PointerGetDatum(wf_token_hash(TextDatumGetCString(c->tokens[i])));
+		m++;
+	}
+	*marked = NULL;
+	if (m == 0)
+		return 0;
+	dims[0] = m;
+	got = wf_try_succeed_batch(PointerGetDatum(construct_array(ids, m, INT8OID, 8, FLOAT8PASSBYVAL,
+															   TYPALIGN_DOUBLE)),
+							   PointerGetDatum(construct_md_array(res, rnulls, 1, dims, lbs,
+																  JSONBOID, -1, false,
+																  TYPALIGN_INT)),
+							   PointerGetDatum(construct_array(hashes, m, BYTEAOID, -1, false,
+															   TYPALIGN_INT)));
+	*marked = palloc(sizeof(Marked) * Max(got, 1));
+	for (uint64 r = 0; r < got; r++)
+	{
+		(*marked)[r].id = wf_get_int64(r, 1);
+		(*marked)[r].name = wf_get_text(r, 2);
+		(*marked)[r].attempt = wf_get_int32(r, 3);
+		(*marked)[r].item = wf_get_int32(r, 4);
+	}
+	qsort(*marked, got, sizeof(Marked), cmp_marked);
+	return (int) got;
+}
+
+/*
+ * Apply a batch: every completion exactly as if one at a time, executions
+ * in ascending id order (and tasks of one execution in id order). The
+ * usual successes are set-based: marked succeeded in one statement
+ * (mark_fast), their steps run in order, each in its own execution, and
+ * write their ends (new tasks, history, execution rows) together in one
+ * statement; any other item is applied one by one (complete_one), after
+ * the ends gathered so far are written, so that every row is written in
+ * the order one at a time would write it. states[i] (in the caller's
+ * order) is each task's state afterwards.
+ */
+static void
+apply_batch(Completions *c, const char **states)
+{
+	int			n = c->n;
+	BatchItem  *items = palloc(sizeof(BatchItem) * Max(n, 1));
+	int			found = 0;
+	int64	   *found_ids = NULL;
+	int64	   *sorted;
+	WfStep	   *steps = NULL;
+	int		   *rowof = palloc(sizeof(int) * Max(n, 1));
+	int		   *byrow = palloc(sizeof(int) * Max(n, 1));
+	bool	   *fast = palloc0(sizeof(bool) * Max(n, 1));
+	Marked	   *marked;
+	int			nmarked;
+	WfBatch    *batch = wf_batch_new();
 	MemoryContext itemcxt;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("task_ids must not be null")));
-	n = get_array(fcinfo, argno, INT8OID, -1, "task_ids", ids, &idnulls);
-	if (n > WF_MAX_CLAIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a batch holds at most %d completions, not %d", WF_MAX_CLAIM, n)));
-	if (PG_ARGISNULL(argno + 1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("statuses must not be null")));
-	get_array(fcinfo, argno + 1, TEXTOID, n, "statuses", &statuses, &stnulls);
-	get_array(fcinfo, argno + 2, JSONBOID, n, "results", &results, &resnulls);
-	get_array(fcinfo, argno + 3, TEXTOID, n, "tokens", &tokens, &toknulls);
-
-	items = palloc(sizeof(BatchItem) * Max(n, 1));
-	*states = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		if (idnulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("task_ids[%d] is null", i + 1)));
-		(void) parse_status(stnulls[i] ? NULL : TextDatumGetCString(statuses[i]));
 		items[i].pos = i;
-		items[i].task_id = DatumGetInt64((*ids)[i]);
+		items[i].task_id = DatumGetInt64(c->ids[i]);
 		items[i].exec_id = 0;
 	}
 
+	/* lock every execution of the batch, in id order, in one statement */
 	if (n > 0)
+		found = wf_step_open_batch(c->task_ids, &found_ids, &steps);
+	sorted = palloc(sizeof(int64) * 2 * Max(found, 1));
+	for (int r = 0; r < found; r++)
 	{
-		Datum		values[1];
-
-		values[0] = PG_GETARG_DATUM(argno);
-		found = wf_exec(&executions, values, NULL, 0);
-		for (uint64 r = 0; r < found; r++)
-		{
-			int64		id = wf_get_int64(r, 1);
-			int64		exec = wf_get_int64(r, 2);
-
-			for (int i = 0; i < n; i++)
-				if (items[i].task_id == id)
-					items[i].exec_id = exec;
-		}
+		sorted[2 * r] = found_ids[r];
+		sorted[2 * r + 1] = r;
 	}
+	qsort(sorted, found, sizeof(int64) * 2, cmp_int64);
 	for (int i = 0; i < n; i++)
-		if (items[i].exec_id == 0)
+	{
+		int64	   *hit = bsearch(&items[i].task_id, sorted, found, sizeof(int64) * 2, cmp_int64);
+
+		if (hit == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_WF_UNKNOWN_TASK),
 					 errmsg("task " INT64_FORMAT " does not exist", items[i].task_id),
+					 c->one ? 0 :
 					 errdetail("Item %d of the batch; nothing in the batch was applied.", i + 1)));
+		items[i].exec_id = steps[hit[1]].exec_id;
+		rowof[i] = (int) hit[1];
+	}
 	qsort(items, n, sizeof(BatchItem), cmp_batch_item);
+
+	/*
+	 * The usual case: a success with a token, alone in its execution, which
+	 * is not a sub-workflow's: it is marked before the steps run, and only a
+	 * parent's step (cancelling its children) could reach it before its turn
+	 * (rowof in sorted order from here).
+	 */
+	for (int k = 0; k < n; k++)
+		byrow[k] = rowof[items[k].pos];
+	rowof = byrow;
+	for (int k = 0; k < n; k++)
+	{
+		int			i = items[k].pos;
+		bool		alone = (k == 0 || items[k - 1].exec_id != items[k].exec_id) &&
+		(k == n - 1 || items[k + 1].exec_id != items[k].exec_id);
+
+		fast[k] = c->success[i] && !c->toknulls[i] && alone &&
+			steps[rowof[k]].parent_task_id == 0;
+	}
+	nmarked = mark_fast(c, items, fast, &marked);
 
 	itemcxt = AllocSetContextCreate(CurrentMemoryContext, "pg_wf batch item",
 									ALLOCSET_DEFAULT_SIZES);
 	for (int k = 0; k < n; k++)
 	{
 		int			i = items[k].pos;
-		MemoryContext outer = MemoryContextSwitchTo(itemcxt);
-		WfTaskState state;
+		Jsonb	   *result = c->resnulls[i] ? NULL : DatumGetJsonbP(c->results[i]);
+		Marked		key = {items[k].task_id};
+		Marked	   *m = fast[k] ? bsearch(&key, marked, nmarked, sizeof(Marked), cmp_marked) : NULL;
+		MemoryContext outer;
 
-		state = complete_one(items[k].task_id,
-							 strcmp(TextDatumGetCString(statuses[i]), "success") == 0,
-							 resnulls[i] ? NULL : DatumGetJsonbP(results[i]),
-							 toknulls[i] ? NULL : TextDatumGetCString(tokens[i]));
+		CHECK_FOR_INTERRUPTS();
+		outer = MemoryContextSwitchTo(itemcxt);
+		if (m)
+		{
+			WfStep	   *st = &steps[rowof[k]];
+			WfTaskRow	tr;
+			const char *keys[] = {"attempt"};
+			Jsonb	   *vals[1];
+
+			st->batch = batch;
+			wf_step_succeeded_row(st, &tr, m->id, m->name, m->attempt, m->item);
+			vals[0] = wf_jsonb_int(tr.attempt);
+			states[i] = wf_task_state_name(wf_schedule_success(st, &tr, result,
+															   wf_jsonb_object(1, keys, vals)));
+			wf_step_close(st);
+		}
+		else
+		{
+			wf_batch_flush(batch);
+			states[i] = wf_task_state_name(complete_one(items[k].task_id, c->success[i], result,
+														c->toknulls[i] ? NULL :
+														TextDatumGetCString(c->tokens[i])));
+		}
 		MemoryContextSwitchTo(outer);
-		(*states)[i] = wf_task_state_name(state);
 		MemoryContextReset(itemcxt);
 	}
 	MemoryContextDelete(itemcxt);
-	return n;
+	wf_batch_flush(batch);
+}
+
+/*
+ * The batch in arguments argno .. argno + 3 (task_ids, statuses, results,
+ * tokens), applied (apply_batch). Returns the number of items; *ids and
+ * *states (in the caller's order) for the result.
+ */
+static int
+complete_batch(FunctionCallInfo fcinfo, int argno, Datum **ids, const char ***states)
+{
+	Completions c = {0};
+	Datum	   *statuses;
+	bool	   *idnulls,
+			   *stnulls;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("task_ids must not be null")));
+	c.n = get_array(fcinfo, argno, INT8OID, -1, "task_ids", &c.ids, &idnulls);
+	if (c.n > WF_MAX_CLAIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a batch holds at most %d completions, not %d", WF_MAX_CLAIM, c.n)));
+	if (PG_ARGISNULL(argno + 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("statuses must not be null")));
+	get_array(fcinfo, argno + 1, TEXTOID, c.n, "statuses", &statuses, &stnulls);
+	get_array(fcinfo, argno + 2, JSONBOID, c.n, "results", &c.results, &c.resnulls);
+	get_array(fcinfo, argno + 3, TEXTOID, c.n, "tokens", &c.tokens, &c.toknulls);
+	c.task_ids = PG_GETARG_DATUM(argno);
+	c.success = palloc(sizeof(bool) * Max(c.n, 1));
+	for (int i = 0; i < c.n; i++)
+	{
+		if (idnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("task_ids[%d] is null", i + 1)));
+		c.success[i] = parse_status(stnulls[i] ? NULL : TextDatumGetCString(statuses[i]));
+	}
+	*states = palloc(sizeof(char *) * Max(c.n, 1));
+	apply_batch(&c, *states);
+	*ids = c.ids;
+	return c.n;
+}
+
+/*
+ * wf_task_complete's one completion as a batch of one (for the tests:
+ * pg_wf.complete_as_batch runs every suite through the batch path).
+ */
+static const char *
+complete_as_batch(int64 task_id, bool success, Jsonb *result, const char *token)
+{
+	Completions c = {0};
+	Datum		id = Int64GetDatum(task_id);
+	Datum		res = result ? JsonbPGetDatum(result) : (Datum) 0;
+	Datum		tok = token ? CStringGetTextDatum(token) : (Datum) 0;
+	bool		resnull = (result == NULL);
+	bool		toknull = (token == NULL);
+	const char *state;
+
+	c.n = 1;
+	c.one = true;
+	c.ids = &id;
+	c.task_ids = PointerGetDatum(construct_array(&id, 1, INT8OID, 8, FLOAT8PASSBYVAL,
+												 TYPALIGN_DOUBLE));
+	c.success = &success;
+	c.results = &res;
+	c.resnulls = &resnull;
+	c.tokens = &tok;
+	c.toknulls = &toknull;
+	apply_batch(&c, &state);
+	return state;
 }
 
 /*

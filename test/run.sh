@@ -24,14 +24,24 @@ if command -v pg_bsd_indent >/dev/null; then
 else
     echo "indent: pg_bsd_indent not installed; skipped (apt-get install pg-bsd-indent)"
 fi
-rm -rf results output_iso regression.diffs regression.out
+rm -rf results output_iso regression.diffs regression.diffs.one-task regression.out
 make -s installcheck-regress || failed=1
 make -s installcheck-isolation || failed=1
+# The same suites and specs again, each wf_task_complete() run as a
+# wf_task_complete_batch() of one: the batch's set-based path must behave
+# exactly as the one-task path (same outputs, same refusals, same races).
+for f in regression.diffs output_iso/regression.diffs; do
+    [ -f "$f" ] && mv "$f" "$f.one-task"
+done
+echo "== again, every wf_task_complete() through the batch path (pg_wf.complete_as_batch)"
+PGOPTIONS="-c pg_wf.complete_as_batch=on" make -s installcheck-regress || failed=1
+PGOPTIONS="-c pg_wf.complete_as_batch=on" make -s installcheck-isolation || failed=1
 echo "== TAP tests (test/t): worker, restart, crash, upgrade, watchdog isolation, capture, dump and restore, dropping the database, every database, no JIT, wf-runner and its HTTP endpoint"
 bash test/tap.sh || failed=1
 
 if [ $failed -ne 0 ]; then
-    for f in regression.diffs output_iso/regression.diffs; do
+    for f in regression.diffs.one-task output_iso/regression.diffs.one-task \
+             regression.diffs output_iso/regression.diffs; do
         [ -f "$f" ] && { echo "==== $f"; cat "$f"; }
     done
     echo "== server log (tail)"; tail -n 50 "$WF_PGDIR/server.log" || true
