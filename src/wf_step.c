@@ -94,7 +94,7 @@ wf_step_open_batch(Datum task_ids, int64 **tasks, WfStep **steps)
 		"SELECT t.id, " EXECUTION_COLUMNS_E " FROM wf.task t "
 		"JOIN wf.execution e ON e.id = t.execution_id "
 		"WHERE t.id = ANY ($1) ORDER BY e.id, t.id FOR NO KEY UPDATE OF e",
-		1, {INT8ARRAYOID}
+		1, {INT8ARRAYOID}, NULL, true
 	};
 	Datum		values[1];
 	uint64		n;
@@ -338,7 +338,7 @@ wf_try_succeed_batch(Datum ids, Datum results, Datum hashes)
 		"     AS u(id, result, token_hash) "
 		"WHERE t.id = u.id AND t.state IN ('running', 'delegated') AND t.token_hash = u.token_hash "
 		"RETURNING t.id, t.name, t.attempt, COALESCE(t.item, -1)",
-		3, {INT8ARRAYOID, JSONBARRAYOID, BYTEAARRAYOID}
+		3, {INT8ARRAYOID, JSONBARRAYOID, BYTEAARRAYOID}, NULL, true
 	};
 	Datum		values[3];
 

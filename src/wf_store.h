@@ -23,8 +23,12 @@ typedef struct WfPlan
 
 	/*
 	 * Always the generic plan: for statements whose custom plans would be
-	 * re-planned on every call (measured: the claim, where planning cost a
-	 * fifth of a completion); the others keep the plan cache's choice.
+	 * re-planned on every call — those with array parameters, whose custom
+	 * plans know the arrays' lengths and so always look cheaper (measured:
+	 * the claim, where planning cost a fifth of a completion; a step's end
+	 * and the batch's statements, a quarter). The others keep the plan
+	 * cache's choice (and are planned once: pg_stat_statements' plans
+	 * column, under make bench's load).
 	 */
 	bool		generic;
 } WfPlan;
