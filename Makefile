@@ -21,7 +21,7 @@ PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter \
 REGRESS      = setup define linear diamond failure dataflow complete_errors scale retry watchdog delegate flow lifecycle foreach subworkflow hostile operations graph patterns events batch
 REGRESS_OPTS = --inputdir=.
 # isolation specs: test/specs/<name>.spec, test/expected/<name>.out
-ISOLATION      = claim_race join_race duplicate_completion notify delegate_race watchdog_race batch_order lifecycle_race foreach_race purge_race signal_race task_cancel_race
+ISOLATION      = claim_race join_race duplicate_completion notify delegate_race watchdog_race batch_order lifecycle_race foreach_race purge_race signal_race task_cancel_race notify_hungry
 ISOLATION_OPTS = --inputdir=test
 
 # wf-runner, the reference runner (src/runner): a program with libpq,

@@ -131,6 +131,8 @@ wf_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		wf_signal_launcher(get_database_oid(((CreatedbStmt *) stmt)->dbname, true));
 	else if (IsA(stmt, AlterDatabaseStmt))
 		wf_signal_launcher(get_database_oid(((AlterDatabaseStmt *) stmt)->dbname, true));
+	else if (IsA(stmt, ListenStmt))
+		wf_signal_listen(((ListenStmt *) stmt)->conditionname);
 }
 
 void

@@ -120,6 +120,7 @@ wf_claim_into(FunctionCallInfo fcinfo, int argno, Tuplestorestate *ts, TupleDesc
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	uint64		n;
+	uint64		d0;
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -166,10 +167,15 @@ wf_claim_into(FunctionCallInfo fcinfo, int argno, Tuplestorestate *ts, TupleDesc
 	if (wf_schema_version() >= WF_SCHEMA_0_2)
 	{
 		check_queue_grant(values[0]);
+		d0 = wf_claim_begins(queue);
 		n = wf_exec(&claim, values, nulls, 0);
 	}
 	else
+	{
+		d0 = wf_claim_begins(queue);
 		n = wf_exec(&claim_0_1, values, nulls, 0);
+	}
+	wf_claim_ended(queue, n < (uint64) max_tasks, d0);
 	for (uint64 r = 0; r < n; r++)
 	{
 		Datum		out[7];

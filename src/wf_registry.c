@@ -25,6 +25,7 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -72,12 +73,21 @@ registry_size(void)
 					mul_size(sizeof(WfSlot), wf_max_databases));
 }
 
+/*
+ * The runners' wake-up counters (wf_signal.c: pg_wf.notify = hungry), one
+ * per (database, queue) hash: collisions only make notifications more
+ * frequent.
+ */
+#define WF_WAKE_SLOTS 1024
+static WfWake *wakes = NULL;
+
 static void
 shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(registry_size()));
+	RequestAddinShmemSpace(MAXALIGN(sizeof(WfWake) * WF_WAKE_SLOTS));
 }
 
 static void
@@ -95,6 +105,16 @@ shmem_startup(void)
 		SpinLockInit(&reg->mutex);
 		reg->nslots = wf_max_databases;
 	}
+	wakes = ShmemInitStruct("pg_wf wake-ups", sizeof(WfWake) * WF_WAKE_SLOTS, &found);
+	if (!found)
+		for (int i = 0; i < WF_WAKE_SLOTS; i++)
+		{
+			pg_atomic_init_u64(&wakes[i].started, 0);
+			pg_atomic_init_u64(&wakes[i].done, 0);
+			pg_atomic_init_u64(&wakes[i].hungry, 0);
+			pg_atomic_init_u64(&wakes[i].answered, 0);
+			pg_atomic_init_u64(&wakes[i].always_until, 0);
+		}
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -112,6 +132,21 @@ wf_registry_init(void)
 	shmem_request_hook = shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = shmem_startup;
+}
+
+/*
+ * The wake-up counters of a queue of this database, or NULL without
+ * shared_preload_libraries.
+ */
+WfWake *
+wf_registry_wakes(const char *queue)
+{
+	uint32		h;
+
+	if (wakes == NULL)
+		return NULL;
+	h = hash_bytes((const unsigned char *) queue, strlen(queue)) ^ (uint32) MyDatabaseId * 2654435761u;
+	return &wakes[h % WF_WAKE_SLOTS];
 }
 
 /* The slot of a database, or -1 (call with the mutex held). */

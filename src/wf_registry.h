@@ -6,6 +6,7 @@
 #define WF_REGISTRY_H
 
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/latch.h"
 
 #define WF_LAST_ERROR_LEN 256
@@ -32,6 +33,24 @@ typedef struct WfStatus
 	bool		absent;			/* its watchdog found no pg_wf */
 	WfHealth	health;
 } WfStatus;
+
+/*
+ * A queue's wake-up counters (wf_signal.c owns their protocol): make-ready
+ * transactions started (at pre-commit) and done (after commit or abort);
+ * claims that came back short (hungry), the hungry count the last notify
+ * answered, and until when every make-ready notifies (a claim outside
+ * READ COMMITTED).
+ */
+typedef struct WfWake
+{
+	pg_atomic_uint64 started;
+	pg_atomic_uint64 done;
+	pg_atomic_uint64 hungry;
+	pg_atomic_uint64 answered;
+	pg_atomic_uint64 always_until;
+} WfWake;
+
+extern WfWake *wf_registry_wakes(const char *queue);
 
 /* _PG_init */
 extern void wf_registry_init(void);

@@ -743,9 +743,9 @@ void
 wf_batch_flush(WfBatch *b)
 {
 	/*
-	 * Always the generic plan: a custom plan (which knows how long each
-	 * array is) looked cheaper every time, so the statement was planned on
-	 * every call — a quarter of a completion's time (pg_stat_statements).
+	 * Always the generic plan: a custom plan (which knows how long each array
+	 * is) looked cheaper every time, so the statement was planned on every
+	 * call — a quarter of a completion's time (pg_stat_statements).
 	 */
 	static WfPlan flush = {FLUSH_SQL(", held", ", u.held"), FLUSH_ARGS, NULL, true};
 	static WfPlan flush_0_1 = {FLUSH_SQL("", ""), FLUSH_ARGS, NULL, true};

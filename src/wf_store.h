@@ -27,8 +27,8 @@ typedef struct WfPlan
 	 * plans know the arrays' lengths and so always look cheaper (measured:
 	 * the claim, where planning cost a fifth of a completion; a step's end
 	 * and the batch's statements, a quarter). The others keep the plan
-	 * cache's choice (and are planned once: pg_stat_statements' plans
-	 * column, under make bench's load).
+	 * cache's choice (and are planned once: pg_stat_statements' plans column,
+	 * under make bench's load).
 	 */
 	bool		generic;
 } WfPlan;

@@ -8,6 +8,7 @@
  * returning the next task. Prints one JSON object: count, p50, p99, mean
  * in milliseconds. Connection settings come from PG* environment variables.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,26 +76,32 @@ wait_notify(PGconn *c)
 	}
 }
 
-/* Wait for a wake-up and claim one task of queue lat (id and token out). */
+/* Claim one task of queue lat (id and token out); false if there was none. */
+static bool
+try_claim(PGconn *runner, char *id, char *token)
+{
+	PGresult   *r = run(runner, "SELECT task_id, token FROM wf_claim('lat')", 0, NULL);
+	bool		got = PQntuples(r) == 1;
+
+	if (got)
+	{
+		strcpy(id, PQgetvalue(r, 0, 0));
+		strcpy(token, PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
+	return got;
+}
+
+/*
+ * Claim one task, as the runner protocol says: claim, and only when a claim
+ * came back with fewer tasks than asked for, wait for a notification.
+ */
 static void
 claim(PGconn *runner, char *id, char *token)
 {
-	for (;;)
-	{
-		PGresult   *r;
-
+	while (!try_claim(runner, id, token))
 		wait_notify(runner);
-		r = run(runner, "SELECT task_id, token FROM wf_claim('lat')", 0, NULL);
-		drain(runner);
-		if (PQntuples(r) == 1)
-		{
-			strcpy(id, PQgetvalue(r, 0, 0));
-			strcpy(token, PQgetvalue(r, 0, 1));
-			PQclear(r);
-			return;
-		}
-		PQclear(r);
-	}
+	drain(runner);
 }
 
 static void
@@ -124,6 +131,8 @@ main(int argc, char **argv)
 	double	   *lat = malloc(sizeof(double) * n);
 	double		sum = 0;
 	char		id[32],
+				sid[32],
+				stok[80],
 				token[80];
 
 	if (PQstatus(app) != CONNECTION_OK || PQstatus(runner) != CONNECTION_OK)
@@ -138,8 +147,16 @@ main(int argc, char **argv)
 
 		PQclear(run(app, "SELECT wf_start('lat')", 0, NULL));
 		claim(runner, id, token);	/* step a */
+		/* the runner claims again, finds nothing, and waits */
+		if (try_claim(runner, sid, stok))
+		{
+			fprintf(stderr, "latency: queue lat is not empty\n");
+			exit(1);
+		}
+		drain(runner);
 		complete(app, id, token);
 		t0 = now_ms();				/* a's completion has committed */
+		wait_notify(runner);
 		claim(runner, id, token);	/* step b, made ready by that commit */
 		if (i >= warmup)
 			lat[i - warmup] = now_ms() - t0;

@@ -256,6 +256,38 @@ $r3->signal('TERM');
 $r3->finish;
 is($r3->full_result(0), 0, 'the last runner stops cleanly');
 
+# --- pg_wf.notify = hungry: runners that follow the protocol still wake ----
+# Two runners that would otherwise poll only hourly; work arrives in bursts
+# and trickles from another session. A lost wake-up would leave a task
+# waiting for the poll.
+q1("ALTER SYSTEM SET pg_wf.notify = hungry");
+q1("SELECT pg_reload_conf()");
+my @hungry = map { runner("$adir/hungry$_.log", '--poll', '3600', '-c', '2', '-q', 'trickle') } (1, 2);
+q1(q{SELECT wf_define('{"name": "trickle", "tasks": {
+  "a": {"action": "std.echo", "queue": "trickle"},
+  "b": {"action": "std.echo", "queue": "trickle", "requires": ["a"]},
+  "c": {"action": "std.echo", "queue": "trickle", "requires": ["b"]}}}')});
+sleep(0.5);
+my $hungry_t0 = time;
+for my $round (1 .. 12)
+{
+	q1("SELECT count(wf_start('trickle')) FROM generate_series(1, " . ($round % 3 == 0 ? 10 : 1) . ")");
+	sleep(0.02 * ($round % 4));
+}
+my $left;
+for (1 .. 300)
+{
+	$left = q1("SELECT count(*) FROM wf.execution WHERE workflow = 'trickle' AND state <> 'succeeded'");
+	last if $left == 0;
+	sleep(0.1);
+}
+is($left, '0', 'with pg_wf.notify = hungry, runners polling hourly finish every execution');
+cmp_ok(time - $hungry_t0, '<', 30, '... woken by notifications, not by their poll');
+$_->signal('TERM') for @hungry;
+$_->finish for @hungry;
+q1("ALTER SYSTEM RESET pg_wf.notify");
+q1("SELECT pg_reload_conf()");
+
 # --- the command line -------------------------------------------------------
 my ($out, $err);
 IPC::Run::run([ 'wf-runner', '--help' ], '>', \$out, '2>', \$err);
