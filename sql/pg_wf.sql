@@ -154,18 +154,21 @@ CREATE TABLE wf.inbox (
 COMMENT ON TABLE wf.inbox IS 'Sub-workflows that ended, waiting for the watchdog to finish their parent''s task';
 
 -- History: every state change of an execution (task IS NULL) or a task.
+-- One index: every read of the history is by execution (and a distributed
+-- setup needs execution_id in the key), so a history row costs one index
+-- entry, not two.
 CREATE TABLE wf.event (
-    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           bigint      GENERATED ALWAYS AS IDENTITY,
     execution_id bigint      NOT NULL,
     task_id      bigint,
     task         text,
     state        text        NOT NULL,
     at           timestamptz NOT NULL DEFAULT clock_timestamp(),
     actor        name        NOT NULL DEFAULT session_user,
-    detail       jsonb
+    detail       jsonb,
+    PRIMARY KEY (execution_id, id)
 );
 COMMENT ON TABLE wf.event IS 'History: every state change of an execution (task IS NULL) or of a task';
-CREATE INDEX event_execution_idx ON wf.event (execution_id, id);
 
 -- Which roles may claim from a queue. A queue with no row here is open to
 -- every role that may call wf_claim; a queue with rows only to those roles
