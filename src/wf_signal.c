@@ -205,10 +205,23 @@ wf_signal_launcher(Oid dboid)
 static void
 xact_callback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
+	if (event == XACT_EVENT_PRE_COMMIT)
 	{
 		if (pending_queues != NIL)
 			decide_notifies();
+		return;
+	}
+	if (event == XACT_EVENT_PRE_PREPARE)
+	{
+		ListCell   *lc;
+
+		/*
+		 * Its tasks become visible at COMMIT PREPARED, after the counters say
+		 * it is done: notify as always (and PostgreSQL refuses to PREPARE a
+		 * transaction that notifies, as it did before pg_wf.notify).
+		 */
+		foreach(lc, pending_queues)
+			notify_channel(lfirst(lc));
 		return;
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
