@@ -683,20 +683,26 @@ wf_batch_pending(WfBatch *b)
 /*
  * Insert the tasks ($1..$9), the history rows in order ($10..$14; each
  * task's own row where pos puts it), and update the executions
- * ($15..$20). held_column/held_value: empty with pg_wf 0.1's objects.
+ * ($15..$20). The tasks' ids are drawn first (u, read twice, is computed
+ * once), so that each task's history row has its id without joining the
+ * inserted rows back to the arrays (without hash joins, a join that grew
+ * with the square of the batch). held_column/held_value: empty with pg_wf
+ * 0.1's objects.
  */
 #define FLUSH_SQL(held_column, held_value) \
-	"WITH nt AS (" \
-	"  INSERT INTO wf.task (execution_id, name, action, queue, input, timeout, state, " \
-	"                       finished_at" held_column ")" \
-	"  SELECT u.execution_id, u.name, u.action, u.queue, u.input, u.timeout, u.state," \
-	"         CASE WHEN u.state = 'cancelled' THEN pg_catalog.now() END" held_value \
+	"WITH u AS (" \
+	"  SELECT pg_catalog.nextval('wf.task_id_seq'::pg_catalog.regclass) AS id, u.*" \
 	"  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.text[])," \
 	"       pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[])," \
 	"       pg_catalog.unnest($5::pg_catalog.jsonb[]), pg_catalog.unnest($6::pg_catalog.interval[])," \
-	"       pg_catalog.unnest($7::pg_catalog.text[]), pg_catalog.unnest($8::pg_catalog.bool[]))" \
-	"       AS u(execution_id, name, action, queue, input, timeout, state, held)" \
-	"  RETURNING id, execution_id, name, state), " \
+	"       pg_catalog.unnest($7::pg_catalog.text[]), pg_catalog.unnest($8::pg_catalog.bool[])," \
+	"       pg_catalog.unnest($9::pg_catalog.int8[]))" \
+	"       AS u(execution_id, name, action, queue, input, timeout, state, held, pos)), " \
+	"nt AS (" \
+	"  INSERT INTO wf.task (id, execution_id, name, action, queue, input, timeout, state, " \
+	"                       finished_at" held_column ") OVERRIDING SYSTEM VALUE" \
+	"  SELECT u.id, u.execution_id, u.name, u.action, u.queue, u.input, u.timeout, u.state," \
+	"         CASE WHEN u.state = 'cancelled' THEN pg_catalog.now() END" held_value " FROM u), " \
 	"ev AS (" \
 	"  INSERT INTO wf.event (execution_id, task_id, task, state, detail)" \
 	"  SELECT x.execution_id, x.task_id, x.task, x.state, x.detail FROM (" \
@@ -706,10 +712,7 @@ wf_batch_pending(WfBatch *b)
 	"         pg_catalog.unnest($14::pg_catalog.jsonb[])) WITH ORDINALITY" \
 	"         AS b(execution_id, task_id, task, state, detail, ord)" \
 	"    UNION ALL" \
-	"    SELECT nt.execution_id, nt.id, nt.name, nt.state, NULL, p.pos * 2 + 1, nt.id" \
-	"    FROM nt JOIN ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.text[])," \
-	"         pg_catalog.unnest($9::pg_catalog.int8[])) AS p(execution_id, name, pos)" \
-	"      ON p.execution_id = nt.execution_id AND p.name = nt.name" \
+	"    SELECT u.execution_id, u.id, u.name, u.state, NULL, u.pos * 2 + 1, u.id FROM u" \
 	"  ) x ORDER BY x.k, x.k2) " \
 	"UPDATE wf.execution e SET active = u.active, vars = COALESCE(u.vars, e.vars), state = u.state, " \
 	"output = u.output, error = u.error, updated_at = pg_catalog.now(), " \
