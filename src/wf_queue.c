@@ -165,16 +165,9 @@ wf_claim_into(FunctionCallInfo fcinfo, int argno, Tuplestorestate *ts, TupleDesc
 
 	SPI_connect();
 	if (wf_schema_version() >= WF_SCHEMA_0_2)
-	{
 		check_queue_grant(values[0]);
-		d0 = wf_claim_begins(queue);
-		n = wf_exec(&claim, values, nulls, 0);
-	}
-	else
-	{
-		d0 = wf_claim_begins(queue);
-		n = wf_exec(&claim_0_1, values, nulls, 0);
-	}
+	d0 = wf_claim_begins(queue);	/* before the claim's snapshot */
+	n = wf_exec(wf_schema_version() >= WF_SCHEMA_0_2 ? &claim : &claim_0_1, values, nulls, 0);
 	wf_claim_ended(queue, n < (uint64) max_tasks, d0);
 	for (uint64 r = 0; r < n; r++)
 	{

@@ -108,13 +108,13 @@ static void
 decide_notifies(void)
 {
 	ListCell   *lc;
-	TimestampTz now = GetCurrentTimestamp();
 
 	foreach(lc, pending_queues)
 	{
 		const char *queue = lfirst(lc);
 		WfWake	   *w = wf_registry_wakes(queue);
 		uint64		h;
+		uint64		always;
 		MemoryContext old;
 
 		old = MemoryContextSwitchTo(TopTransactionContext);
@@ -122,8 +122,9 @@ decide_notifies(void)
 		MemoryContextSwitchTo(old);
 		pg_atomic_fetch_add_u64(&w->started, 1);	/* a full barrier */
 		h = pg_atomic_read_u64(&w->hungry);
+		always = pg_atomic_read_u64(&w->always_until);
 		if (h != pg_atomic_read_u64(&w->answered) ||
-			(TimestampTz) pg_atomic_read_u64(&w->always_until) > now)
+			(always != 0 && (TimestampTz) always > GetCurrentTimestamp()))
 		{
 			notify_channel(queue);
 			pg_atomic_write_u64(&w->answered, h);

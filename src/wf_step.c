@@ -49,6 +49,16 @@
 #define EXECUTION_COLUMNS_E \
 	"e.id, e.workflow, e.version, e.state, e.active, e.parent_task_id, e.depth"
 
+static void unknown_task(int64 task_id) pg_attribute_noreturn();
+
+static void
+unknown_task(int64 task_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_WF_UNKNOWN_TASK),
+			 errmsg("task " INT64_FORMAT " does not exist", task_id)));
+}
+
 /*
  * Fill the step from a locked execution row (SPI_tuptable row r, its
  * columns from off + 1), but for its graph: *workflow and *version name it
@@ -135,9 +145,7 @@ wf_step_open_task(WfStep *s, int64 task_id)
 	memset(s, 0, sizeof(*s));
 	values[0] = Int64GetDatum(task_id);
 	if (wf_exec(&lock, values, NULL, 0) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_WF_UNKNOWN_TASK),
-				 errmsg("task " INT64_FORMAT " does not exist", task_id)));
+		unknown_task(task_id);
 	step_load(s);
 }
 
@@ -181,9 +189,7 @@ wf_step_open_succeed(WfStep *s, int64 task_id, bytea *token_hash, Jsonb *result,
 	nulls[1] = result ? ' ' : 'n';
 	values[2] = PointerGetDatum(token_hash);
 	if (wf_exec(&lock_succeed, values, nulls, 0) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_WF_UNKNOWN_TASK),
-				 errmsg("task " INT64_FORMAT " does not exist", task_id)));
+		unknown_task(task_id);
 	name = wf_get_text(0, 8);
 	attempt = wf_get_int32(0, 9);
 	item = wf_get_int32(0, 10);
@@ -255,9 +261,7 @@ wf_step_lock_task(WfStep *s, int64 task_id, WfTaskRow *tr)
 
 	values[0] = Int64GetDatum(task_id);
 	if (wf_exec(&lock_task, values, NULL, 0) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_WF_UNKNOWN_TASK),
-				 errmsg("task " INT64_FORMAT " does not exist", task_id)));
+		unknown_task(task_id);
 	if (wf_get_int64(0, 11) != s->exec_id)
 		elog(ERROR, "task " INT64_FORMAT " moved to another execution", task_id);
 	tr->id = task_id;

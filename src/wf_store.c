@@ -290,8 +290,8 @@ nullable_array(Datum *elems, bool *nulls, int n, Oid type, int16 len, bool byval
 }
 
 /* The buffered events as four arrays (task_id, task, state, detail). */
-void
-wf_events_arrays(WfEvents *ev, Datum *out)
+static void
+events_arrays(WfEvents *ev, Datum *out)
 {
 	bool	   *nonulls = palloc0(sizeof(bool) * Max(ev->n, 1));
 
@@ -318,7 +318,7 @@ wf_events_flush(WfEvents *ev, int64 execution_id)
 	if (ev->n == 0)
 		return;
 	values[0] = Int64GetDatum(execution_id);
-	wf_events_arrays(ev, &values[1]);
+	events_arrays(ev, &values[1]);
 	wf_exec(&plan, values, NULL, ev->n);
 	ev->n = 0;
 }
@@ -576,12 +576,6 @@ batch_grow(void *arr, int n, int *max, Size sz)
 }
 
 static Datum
-copy_text(const char *s)
-{
-	return CStringGetTextDatum(s);
-}
-
-static Datum
 copy_jsonb(Jsonb *j, bool *isnull)
 {
 	*isnull = (j == NULL);
@@ -607,11 +601,11 @@ wf_batch_task(WfBatch *b, int64 exec_id, const char *name, const char *action,
 	b->t = batch_grow(b->t, b->nt, &b->maxt, sizeof(BatchTask));
 	t = &b->t[b->nt++];
 	t->exec_id = exec_id;
-	t->name = copy_text(name);
-	t->action = copy_text(action);
-	t->queue = copy_text(queue);
+	t->name = CStringGetTextDatum(name);
+	t->action = CStringGetTextDatum(action);
+	t->queue = CStringGetTextDatum(queue);
 	t->input = copy_jsonb(input, &isnull);
-	t->state = copy_text(wf_task_state_name(state));
+	t->state = CStringGetTextDatum(wf_task_state_name(state));
 	t->timeout = NULL;
 	if (timeout)
 	{
@@ -667,7 +661,7 @@ wf_batch_execution(WfBatch *b, int slot, int64 id, int active, Jsonb *vars,
 	x->id = id;
 	x->active = active;
 	x->vars = copy_jsonb(vars, &x->vars_null);
-	x->state = copy_text(wf_exec_state_name(state));
+	x->state = CStringGetTextDatum(wf_exec_state_name(state));
 	x->output = copy_jsonb(output, &x->output_null);
 	x->error = copy_jsonb(error, &x->error_null);
 	MemoryContextSwitchTo(old);
@@ -729,16 +723,29 @@ wf_batch_pending(WfBatch *b)
 	INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, \
 	INT8ARRAYOID, INT4ARRAYOID, JSONBARRAYOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID}
 
-/* A one-dimensional array of n elements of type (typlen, byval, align as its catalog says). */
+/*
+ * A one-dimensional array of n elements of one of the flush's element
+ * types (their storage is fixed: no catalog lookup on the completion path).
+ */
 static Datum
 batch_array(Datum *elems, bool *nulls, int n, Oid type)
 {
-	int16		len;
-	bool		byval;
-	char		align;
-
-	get_typlenbyvalalign(type, &len, &byval, &align);
-	return nullable_array(elems, nulls, n, type, len, byval, align);
+	switch (type)
+	{
+		case INT8OID:
+			return nullable_array(elems, nulls, n, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		case INT4OID:
+			return nullable_array(elems, nulls, n, type, 4, true, TYPALIGN_INT);
+		case BOOLOID:
+			return nullable_array(elems, nulls, n, type, 1, true, TYPALIGN_CHAR);
+		case INTERVALOID:
+			return nullable_array(elems, nulls, n, type, sizeof(Interval), false, TYPALIGN_DOUBLE);
+		case TEXTOID:
+		case JSONBOID:
+			return nullable_array(elems, nulls, n, type, -1, false, TYPALIGN_INT);
+	}
+	elog(ERROR, "no array of type %u in a step's end", type);
+	return (Datum) 0;
 }
 
 /* Write what the batch gathered, in one statement, and empty it. */

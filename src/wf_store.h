@@ -67,7 +67,6 @@ extern void wf_events_task(WfEvents *ev, int64 task_id, const char *task,
 extern void wf_events_exec(WfEvents *ev, WfExecState state, Jsonb *detail);
 extern void wf_events_flush(WfEvents *ev, int64 execution_id);
 extern void wf_events_amend_exec(WfEvents *ev, Jsonb *more);
-extern void wf_events_arrays(WfEvents *ev, Datum *out);
 
 /*
  * What the end of engine steps writes (tasks made ready, history rows in
